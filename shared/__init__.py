@@ -1,0 +1,1 @@
+"""The reviewflow domain: models, config, git hosts, analysis, LLM, artifact store."""
