@@ -1,0 +1,80 @@
+"""The interface every git host implements (a local repository, GitHub)."""
+
+import re
+from typing import Literal, Protocol
+
+from shared.models import (
+    ChangedFile,
+    CommitInfo,
+    FeedbackRecord,
+    Frozen,
+    PullRequestInfo,
+    ReviewTarget,
+    Verdict,
+)
+
+FINGERPRINT_MARKER = "reviewflow:fp="
+_FP = re.compile(r"<!--\s*reviewflow:fp=([A-Za-z0-9_.:-]+)\s*-->")
+
+
+def with_fingerprint(body: str, fingerprint: str) -> str:
+    """Append the hidden marker that makes a posted comment recognisable on a re-run."""
+    return f"{body}\n\n<!-- {FINGERPRINT_MARKER}{fingerprint} -->"
+
+
+def fingerprint_of(body: str) -> str | None:
+    match = _FP.search(body)
+    return match.group(1) if match else None
+
+
+class PostedComment(Frozen):
+    id: str
+    kind: Literal["issue", "inline"]
+    body: str
+    path: str | None = None
+    line: int | None = None
+    resolved: bool = False
+
+    @property
+    def fingerprint(self) -> str | None:
+        return fingerprint_of(self.body)
+
+
+class InlineComment(Frozen):
+    path: str
+    start_line: int
+    end_line: int
+    body: str
+
+
+class GitHostError(RuntimeError):
+    """A host call failed in a way a retry may fix (network, rate limit, server error)."""
+
+
+class AnchorRejectedError(GitHostError):
+    """The host refused an inline comment because its line is not part of the diff."""
+
+
+class GitHost(Protocol):
+    target: ReviewTarget
+
+    # reading the change
+    def pull_request(self) -> PullRequestInfo: ...
+    def commits(self, base_sha: str, head_sha: str) -> list[CommitInfo]: ...
+    def has_commit(self, sha: str) -> bool: ...
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool: ...
+    def changed_files(self, base_sha: str, head_sha: str) -> list[ChangedFile]: ...
+    def file_content(self, path: str, ref: str) -> str | None: ...
+    def list_files(self, ref: str) -> list[str]: ...
+
+    # review state and output
+    def last_reviewed_commit(self) -> str | None: ...
+    def record_reviewed_commit(self, sha: str) -> None: ...
+    def list_comments(self) -> list[PostedComment]: ...
+    def create_issue_comment(self, body: str) -> str: ...
+    def update_issue_comment(self, comment_id: str, body: str) -> None: ...
+    def create_inline_comment(self, comment: InlineComment, head_sha: str) -> str: ...
+    def resolve_comment(self, comment_id: str) -> None: ...
+    def submit_verdict(self, verdict: Verdict, body: str, head_sha: str) -> None: ...
+    def update_description(self, body: str) -> None: ...
+    def feedback(self) -> list[FeedbackRecord]: ...

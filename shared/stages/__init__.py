@@ -1,0 +1,1 @@
+"""Pure stage functions: typed inputs to typed outputs, no I/O."""
