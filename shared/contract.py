@@ -64,6 +64,8 @@ HEAVY_BRANCHES: tuple[HeavyBranch, ...] = (
 
 # Business error thrown by ResolveConfig when the configuration is invalid.
 ERROR_INVALID_CONFIG = "Err_InvalidConfig"
+# Variable thrown with a BPMN error; the boundary event maps it to `configError`.
+ERROR_MESSAGE_VARIABLE = "errorMessage"
 
 # Default wait of a heavy branch before its timer fires (ISO-8601 duration, FEEL-overridable
 # through the `heavyTimeout` process variable).
