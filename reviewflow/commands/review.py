@@ -1,0 +1,109 @@
+"""``reviewflow review PATH``: one local review from a fresh clone."""
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from reviewflow.engine.cluster import ClusterSettings, create_channel
+from reviewflow.engine.local import EngineError, LocalEngine
+from reviewflow.review import ReviewRun, local_target, review_with_workers
+from shared.events import StageEvent
+
+console = Console()
+ICONS = {"started": "…", "completed": "✓", "failed": "✗", "skipped": "↷", "dispatched": "→"}
+
+
+def _engine_address() -> tuple[ClusterSettings, str]:
+    cluster = ClusterSettings()
+    if cluster.zeebe_address:
+        return cluster, cluster.zeebe_address
+    engine = LocalEngine()
+    console.print("[dim]starting or reusing the local engine (first run downloads it)…[/dim]")
+    engine.up()
+    return cluster, engine.grpc_address
+
+
+def _show_event(event: StageEvent) -> None:
+    if event.status == "started":
+        return
+    style = {"failed": "red", "skipped": "yellow"}.get(event.status, "green")
+    detail = f" [dim]{event.detail}[/dim]" if event.detail else ""
+    console.print(f"  [{style}]{ICONS[event.status]}[/{style}] {event.stage}{detail}")
+
+
+def _print_run(run: ReviewRun) -> None:
+    v = run.variables
+    if v.get("configError"):
+        console.print(f"\n[red]Invalid configuration:[/red] {v['configError']}")
+    elif run.skipped:
+        console.print(f"\n[yellow]Review skipped:[/yellow] {run.skipped}")
+    result = run.result
+    if result is not None:
+        console.print("\n[bold]Findings[/bold]")
+        posted = set(result.posted_fingerprints)
+        shown = [s for s in result.suggestions if s.fingerprint in posted]
+        for s in shown:
+            console.print(
+                f"  {s.path}:{s.start_line}  [bold]{s.severity.value}[/bold] {s.category.value}: {s.message}"
+            )
+        for f in result.pr_findings:
+            console.print(
+                f"  (PR)  [bold]{f.severity.value}[/bold] {f.category.value}: {f.title}: {f.message}"
+            )
+        if not shown and not result.pr_findings:
+            console.print("  none")
+        for error in result.errors:
+            console.print(f"  [red]incomplete:[/red] {error}")
+        console.print(f"\n[bold]Verdict[/bold]: {v.get('verdict')}: {v.get('verdictReason', '')}")
+    console.print(f"\nReport: {run.report_path}")
+    console.print(
+        f"Process instance {run.instance_key} (run {run.run_id}) took {run.seconds:.1f} s."
+    )
+    console.print(
+        "[dim]Operate is not part of the local engine (see README); the event log is "
+        f"in the artifact store under {run.run_id}/events.jsonl.[/dim]"
+    )
+
+
+def review(
+    path: Path = typer.Argument(..., help="The git repository to review."),
+    base: str = typer.Option("main", help="Base ref (the branch the change goes into)."),
+    head: str = typer.Option("HEAD", help="Head ref (the change)."),
+    force: bool = typer.Option(
+        False, "--force", help="Review even when nothing is new (like a /review command)."
+    ),
+    heavy_timeout: str | None = typer.Option(
+        None, help="ISO-8601 wait for each heavy branch, e.g. PT2M."
+    ),
+) -> None:
+    """Review the change from BASE to HEAD of a local repository through the BPMN process."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        target = local_target(path, base, head)
+        cluster, address = _engine_address()
+    except (ValueError, EngineError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"Reviewing [bold]{target.repository}[/bold] {base}..{head} on {address}")
+
+    async def go() -> ReviewRun:
+        channel = create_channel(cluster, address)
+        return await review_with_workers(
+            channel, target, force, heavy_timeout, on_event=_show_event
+        )
+
+    try:
+        run = asyncio.run(go())
+    except Exception as exc:
+        console.print(f"[red]the review run failed:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from exc
+    _print_run(run)
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(review)

@@ -1,0 +1,15 @@
+"""Heavy stages: each module builds one router (one job type) over the shared runtime."""
+
+from collections.abc import Callable
+
+from pyzeebe import ZeebeTaskRouter
+
+from workers.heavy import ast_analysis, file_review, pr_review
+from workers.heavy.runtime import HeavyRuntime
+
+# explicit registration list: branch key -> router factory
+ROUTER_FACTORIES: dict[str, Callable[[HeavyRuntime], ZeebeTaskRouter]] = {
+    "ast": ast_analysis.make_router,
+    "pr": pr_review.make_router,
+    "files": file_review.make_router,
+}

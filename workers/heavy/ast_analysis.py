@@ -1,0 +1,49 @@
+"""Stage 9 (heavy): tree-sitter analysis of the change, in a process pool (CPU-bound)."""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from pyzeebe import ZeebeTaskRouter
+
+from shared.analysis.ast_report import analyze_change
+from shared.analysis.languages import detect_language
+from shared.artifacts import ArtifactStore
+from shared.contract import HEAVY_BRANCHES
+from shared.git.local import LocalGitHost
+from shared.models import BranchOutcome, ChangedFile, FileStatus, ReviewTarget
+from shared.stages.preparation import changed_lines
+from workers.heavy.runtime import HeavyRuntime, dispatch_router
+from workers.runtime import StageContext, Variables
+
+BRANCH = next(b for b in HEAVY_BRANCHES if b.key == "ast")
+MAX_REPO_FILES = 3000
+
+
+def compute_ast(state_dir: str, target: dict[str, Any], run_id: str, files_artifact: str,
+                from_sha: str, head_sha: str, attempt: int) -> dict[str, Any]:
+    """Runs in a worker process: everything it needs comes as plain arguments."""
+    root = Path(state_dir)
+    host = LocalGitHost(ReviewTarget.model_validate(target), root)
+    store = ArtifactStore(root / "artifacts")
+    files = store.get(files_artifact, list[ChangedFile])
+    lines = {f.path: changed_lines(f) for f in files}
+    modified = [f.previous_path or f.path for f in files if f.status is not FileStatus.ADDED]
+    base_sources = host.read_files(modified, from_sha)
+    changed = {f.path for f in files}
+    candidates = [p for p in host.list_files(head_sha) if p not in changed and detect_language(p)]
+    repo_sources = host.read_files(candidates[:MAX_REPO_FILES], head_sha)
+    report = analyze_change(files, lines, base_sources, repo_sources)
+    artifact = store.put(run_id, f"ast-{attempt}", report)
+    return BranchOutcome(status="ok", artifact=artifact, items=len(report.affected_symbols)).model_dump()
+
+
+def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
+    async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
+        args = (str(ctx.settings.state_dir), ctx.target.model_dump(mode="json"), ctx.run_id,
+                v["filesArtifact"], v["commits"]["fromSha"], v["commits"]["headSha"], attempt)
+        loop = asyncio.get_running_loop()
+        raw = await loop.run_in_executor(runtime.pool, compute_ast, *args)
+        return BranchOutcome.model_validate(raw)
+
+    return dispatch_router(runtime, BRANCH, work)

@@ -1,0 +1,51 @@
+"""Stage 15: per-file, PR-level and discarded results combined into one record."""
+
+from typing import Any
+
+from pyzeebe import ZeebeTaskRouter
+
+from shared.contract import HEAVY_BRANCHES
+from shared.models import DiscardedSuggestion, PrFinding, SkippedFile
+from shared.stages.findings import FileReviewOutput
+from shared.stages.outcome import aggregate
+from shared.stages.preparation import FileGate, gate_skips
+from workers.runtime import StageContext, Variables, branch_outcome, stage_task
+
+JOB_TYPE = "reviewflow.aggregate-results"
+router = ZeebeTaskRouter()
+
+
+@stage_task(router, JOB_TYPE, [
+    "skippedArtifact", "gateArtifact", "commentsArtifact", *(b.outcome_variable for b in HEAVY_BRANCHES),
+])
+def aggregate_results(ctx: StageContext, v: Variables) -> Variables:
+    branches = {b.key: branch_outcome(v, b.outcome_variable) for b in HEAVY_BRANCHES}
+    files_out = branches["files"]
+    review = (
+        ctx.store.get(files_out.artifact, FileReviewOutput)
+        if files_out.status == "ok" and files_out.artifact else None
+    )
+    pr_out = branches["pr"]
+    pr_findings = (
+        ctx.store.get(pr_out.artifact, list[PrFinding]) if pr_out.status == "ok" and pr_out.artifact else []
+    )
+    skipped = ctx.store.get(v["skippedArtifact"], list[SkippedFile])
+    skipped += gate_skips(ctx.store.get(v["gateArtifact"], list[FileGate]))
+    comments: dict[str, Any] = (
+        ctx.store.get_raw(v["commentsArtifact"]) if v.get("commentsArtifact") else {}
+    )
+    discarded = list(review.discarded) if review else []
+    discarded += [DiscardedSuggestion.model_validate(d) for d in comments.get("dropped", [])]
+    result = aggregate(
+        suggestions=list(review.suggestions) if review else [],
+        posted_fingerprints=list(comments.get("posted", [])) + list(comments.get("already", [])),
+        pr_findings=pr_findings,
+        discarded=discarded,
+        skipped=skipped,
+        files_reviewed=review.files_reviewed if review else 0,
+        branches=branches,
+        posted=len(comments.get("posted", [])),
+    )
+    result_id = ctx.store.put(ctx.run_id, "result", result)
+    return {"resultArtifact": result_id, "counts": result.counts, "partial": result.partial,
+            "_detail": ", ".join(f"{n} {s}" for s, n in result.counts.items() if n) or "no findings"}
