@@ -19,16 +19,47 @@ CONFIG_FILE_NAME = ".reviewflow.yml"
 
 DEFAULT_IGNORE_PATHS: tuple[str, ...] = (
     # lockfiles
-    "**/package-lock.json", "**/yarn.lock", "**/pnpm-lock.yaml", "**/poetry.lock",
-    "**/Pipfile.lock", "**/Cargo.lock", "**/go.sum", "**/composer.lock", "**/Gemfile.lock",
+    "**/package-lock.json",
+    "**/yarn.lock",
+    "**/pnpm-lock.yaml",
+    "**/poetry.lock",
+    "**/Pipfile.lock",
+    "**/Cargo.lock",
+    "**/go.sum",
+    "**/composer.lock",
+    "**/Gemfile.lock",
     "**/uv.lock",
     # build output, vendored and generated code
-    "dist/**", "build/**", "out/**", "target/**", "**/node_modules/**", "vendor/**",
-    "third_party/**", "**/*.min.js", "**/*.min.css", "**/*.map", "**/*_pb2.py",
-    "**/*_pb2_grpc.py", "**/*.pb.go", "**/*.generated.*", "**/__generated__/**",
+    "dist/**",
+    "build/**",
+    "out/**",
+    "target/**",
+    "**/node_modules/**",
+    "vendor/**",
+    "third_party/**",
+    "**/*.min.js",
+    "**/*.min.css",
+    "**/*.map",
+    "**/*_pb2.py",
+    "**/*_pb2_grpc.py",
+    "**/*.pb.go",
+    "**/*.generated.*",
+    "**/__generated__/**",
     # binaries and media
-    "**/*.png", "**/*.jpg", "**/*.jpeg", "**/*.gif", "**/*.ico", "**/*.pdf", "**/*.zip",
-    "**/*.gz", "**/*.jar", "**/*.so", "**/*.dll", "**/*.exe", "**/*.woff", "**/*.woff2",
+    "**/*.png",
+    "**/*.jpg",
+    "**/*.jpeg",
+    "**/*.gif",
+    "**/*.ico",
+    "**/*.pdf",
+    "**/*.zip",
+    "**/*.gz",
+    "**/*.jar",
+    "**/*.so",
+    "**/*.dll",
+    "**/*.exe",
+    "**/*.woff",
+    "**/*.woff2",
 )
 
 
@@ -77,13 +108,18 @@ class DirectoryOverride(StrictModel):
 class ReviewConfig(StrictModel):
     enabled: bool = True
     base_branches: tuple[str, ...] = Field(("*",), alias="baseBranches")
-    ignored_title_keywords: tuple[str, ...] = Field(("wip", "do not review"), alias="ignoredTitleKeywords")
+    ignored_title_keywords: tuple[str, ...] = Field(
+        ("wip", "do not review"), alias="ignoredTitleKeywords"
+    )
     run_on_draft: bool = Field(False, alias="runOnDraft")
     ignore_paths: tuple[str, ...] = Field(DEFAULT_IGNORE_PATHS, alias="ignorePaths")
     extra_ignore_paths: tuple[str, ...] = Field((), alias="extraIgnorePaths")
     max_files: int = Field(100, ge=1, le=3000, alias="maxFiles")
     categories: tuple[Category, ...] = (
-        Category.BUG, Category.SECURITY, Category.PERFORMANCE, Category.MAINTAINABILITY,
+        Category.BUG,
+        Category.SECURITY,
+        Category.PERFORMANCE,
+        Category.MAINTAINABILITY,
         Category.BREAKING_CHANGE,
     )
     severity_filter: Severity = Field(Severity.MEDIUM, alias="severityFilter")

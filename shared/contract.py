@@ -20,23 +20,45 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage(1, "ValidateNewCommits", "Validate new commits", "reviewflow.validate-new-commits", "light"),
+    Stage(
+        1, "ValidateNewCommits", "Validate new commits", "reviewflow.validate-new-commits", "light"
+    ),
     Stage(2, "ResolveConfig", "Resolve config", "reviewflow.resolve-config", "light"),
     Stage(3, "ValidateConfig", "Validate config", "reviewflow.validate-config", "light"),
     Stage(4, "FetchChangedFiles", "Fetch changed files", "reviewflow.fetch-changed-files", "light"),
-    Stage(5, "LoadExternalContext", "Load external context", "reviewflow.load-external-context", "light"),
+    Stage(
+        5,
+        "LoadExternalContext",
+        "Load external context",
+        "reviewflow.load-external-context",
+        "light",
+    ),
     Stage(6, "FileContextGate", "File context gate", "reviewflow.file-context-gate", "light"),
     Stage(7, "InitialComment", "Post initial comment", "reviewflow.initial-comment", "light"),
     Stage(8, "KodyFineTuning", "Load team feedback", "reviewflow.load-feedback", "light"),
     Stage(9, "CodeAnalysisAST", "Dispatch AST analysis", "reviewflow.ast-analysis", "heavy"),
-    Stage(10, "ProcessFilesPrLevelReview", "Dispatch PR-level review", "reviewflow.pr-review", "heavy"),
+    Stage(
+        10, "ProcessFilesPrLevelReview", "Dispatch PR-level review", "reviewflow.pr-review", "heavy"
+    ),
     Stage(11, "ProcessFilesReview", "Dispatch per-file review", "reviewflow.file-review", "heavy"),
-    Stage(12, "CreatePrLevelComments", "Post PR-level comments", "reviewflow.create-pr-comments", "light"),
-    Stage(13, "CreateFileComments", "Post inline comments", "reviewflow.create-file-comments", "light"),
-    Stage(14, "CodeAnalysisASTCleanup", "Clean up AST artifacts", "reviewflow.ast-cleanup", "light"),
+    Stage(
+        12,
+        "CreatePrLevelComments",
+        "Post PR-level comments",
+        "reviewflow.create-pr-comments",
+        "light",
+    ),
+    Stage(
+        13, "CreateFileComments", "Post inline comments", "reviewflow.create-file-comments", "light"
+    ),
+    Stage(
+        14, "CodeAnalysisASTCleanup", "Clean up AST artifacts", "reviewflow.ast-cleanup", "light"
+    ),
     Stage(15, "AggregateResults", "Aggregate results", "reviewflow.aggregate-results", "light"),
     Stage(16, "UpdateCommentsAndGenerateSummary", "Write summary", "reviewflow.summarize", "light"),
-    Stage(17, "RequestChangesOrApprove", "Request changes or approve", "reviewflow.verdict", "light"),
+    Stage(
+        17, "RequestChangesOrApprove", "Request changes or approve", "reviewflow.verdict", "light"
+    ),
 )
 
 # Not one of the 17 stages: tells the user why a run ended early (skip paths, invalid config).
@@ -57,9 +79,23 @@ class HeavyBranch:
 
 
 HEAVY_BRANCHES: tuple[HeavyBranch, ...] = (
-    HeavyBranch("ast", "reviewflow.ast-analysis", "reviewflow.ast.done", "astOutcome", "astAttempt"),
-    HeavyBranch("pr", "reviewflow.pr-review", "reviewflow.pr-review.done", "prReviewOutcome", "prReviewAttempt"),
-    HeavyBranch("files", "reviewflow.file-review", "reviewflow.file-review.done", "fileReviewOutcome", "fileReviewAttempt"),
+    HeavyBranch(
+        "ast", "reviewflow.ast-analysis", "reviewflow.ast.done", "astOutcome", "astAttempt"
+    ),
+    HeavyBranch(
+        "pr",
+        "reviewflow.pr-review",
+        "reviewflow.pr-review.done",
+        "prReviewOutcome",
+        "prReviewAttempt",
+    ),
+    HeavyBranch(
+        "files",
+        "reviewflow.file-review",
+        "reviewflow.file-review.done",
+        "fileReviewOutcome",
+        "fileReviewAttempt",
+    ),
 )
 
 # Business error thrown by ResolveConfig when the configuration is invalid.

@@ -4,7 +4,7 @@ inline comment (GitHub accepts a comment only on a line that is part of the diff
 import io
 from dataclasses import dataclass, field
 
-from unidiff import PatchSet
+from unidiff import PatchSet  # type: ignore[attr-defined]
 from unidiff.errors import UnidiffParseError
 
 

@@ -4,7 +4,6 @@ Workers append; the CLI follows it to show live progress. It holds stage names, 
 short human-readable details only (never file contents or secrets).
 """
 
-import json
 import time
 from pathlib import Path
 from typing import Literal
@@ -29,7 +28,9 @@ class EventLog:
 
     def emit(self, stage: str, status: Status, detail: str = "") -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        event = StageEvent(run_id=self.run_id, stage=stage, status=status, detail=detail[:500], at=time.time())
+        event = StageEvent(
+            run_id=self.run_id, stage=stage, status=status, detail=detail[:500], at=time.time()
+        )
         line = event.model_dump_json() + "\n"
         # one write() of a short line on an O_APPEND file: lines from processes do not interleave
         with open(self.path, "a", encoding="utf-8") as handle:

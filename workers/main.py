@@ -47,7 +47,9 @@ async def run_workers(
         )
         runtime = HeavyRuntime(ZeebeClient(channel), worker_settings.heavy_concurrency, pool)
         routers.extend(
-            factory(runtime) for key, factory in ROUTER_FACTORIES.items() if key not in (skip_heavy or set())
+            factory(runtime)
+            for key, factory in ROUTER_FACTORIES.items()
+            if key not in (skip_heavy or set())
         )
     for router in routers:
         if only is None or _task_types(router) & only:

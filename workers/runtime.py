@@ -14,7 +14,7 @@ from pyzeebe.errors import BusinessError
 from shared.artifacts import ArtifactStore
 from shared.config import ReviewConfig
 from shared.contract import ERROR_MESSAGE_VARIABLE, REPORT_SKIP_JOB_TYPE, stage_by_job_type
-from shared.events import EventLog
+from shared.events import EventLog, Status
 from shared.git.local import LocalGitHost
 from shared.models import BranchOutcome, ReviewTarget
 from workers.settings import WorkerSettings
@@ -63,8 +63,11 @@ class StageContext:
         except (KeyError, ValueError) as exc:
             raise ValueError(f"job {job.key} lacks a valid reviewRunId/target: {exc}") from exc
         return StageContext(
-            run_id=run_id, target=target, settings=worker_settings,
-            job_key=job.key, process_instance_key=job.process_instance_key,
+            run_id=run_id,
+            target=target,
+            settings=worker_settings,
+            job_key=job.key,
+            process_instance_key=job.process_instance_key,
         )
 
 
@@ -97,7 +100,11 @@ def make_exception_handler(base_ms: int) -> Callable[[Exception, Job, JobControl
         message = f"{type(exc).__name__}: {exc}"[:2000]
         logger.warning(
             "job %s of type %s failed (%s retries left, next in %d ms): %s",
-            job.key, job.type, job.retries - 1, delay, message,
+            job.key,
+            job.type,
+            job.retries - 1,
+            delay,
+            message,
         )
         await controller.set_failure_status(message, retry_back_off_ms=delay)
 
@@ -132,7 +139,7 @@ def stage_task(
                 ctx.events.emit(title, "failed", f"{type(exc).__name__}: {exc}")
                 raise
             detail = str(result.pop("_detail", ""))
-            status = "skipped" if result.get("proceed") is False else "completed"
+            status: Status = "skipped" if result.get("proceed") is False else "completed"
             ctx.events.emit(title, status, detail)
             return result
 
@@ -144,7 +151,7 @@ def stage_task(
             timeout_ms=timeout_ms or worker_settings.light_timeout_ms,
             max_jobs_to_activate=8,
             max_running_jobs=8,
-        )(handler)
+        )(handler)  # type: ignore[arg-type]  # pyzeebe's ParamSpec typing rejects **kwargs
         return fn
 
     return decorator

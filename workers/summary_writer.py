@@ -14,7 +14,11 @@ logger = logging.getLogger(__name__)
 
 
 def write_summary(
-    config: ReviewConfig, pr: PullRequestInfo, files: list[ChangedFile], result: ReviewResult, fallback: str
+    config: ReviewConfig,
+    pr: PullRequestInfo,
+    files: list[ChangedFile],
+    result: ReviewResult,
+    fallback: str,
 ) -> tuple[str, int]:
     """(summary, tokens used). A model failure falls back to the plain summary and says so."""
     llm = LlmSettings()
@@ -23,10 +27,15 @@ def write_summary(
     reviewer = LlmReviewer(llm, config.model)
     findings = "\n".join(f"- {f.severity.value}: {f.title}" for f in result.pr_findings)
     try:
-        text = asyncio.run(reviewer.summarize(
-            pr.title, pr.body, files, findings, config.summary.custom_instructions
-        ))
+        text = asyncio.run(
+            reviewer.summarize(
+                pr.title, pr.body, files, findings, config.summary.custom_instructions
+            )
+        )
     except Exception as exc:
         logger.warning("summary by model failed, using the plain summary: %s", exc)
-        return f"{fallback}\n\n(The model summary failed: {type(exc).__name__}.)", reviewer.total_tokens
+        return (
+            f"{fallback}\n\n(The model summary failed: {type(exc).__name__}.)",
+            reviewer.total_tokens,
+        )
     return text, reviewer.total_tokens

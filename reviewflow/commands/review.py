@@ -47,13 +47,11 @@ def _print_run(run: ReviewRun) -> None:
         posted = set(result.posted_fingerprints)
         shown = [s for s in result.suggestions if s.fingerprint in posted]
         for s in shown:
-            console.print(
-                f"  {s.path}:{s.start_line}  [bold]{s.severity.value}[/bold] {s.category.value}: {s.message}"
-            )
+            label = f"[bold]{s.severity.value}[/bold] {s.category.value}"
+            console.print(f"  {s.path}:{s.start_line}  {label}: {s.message}")
         for f in result.pr_findings:
-            console.print(
-                f"  (PR)  [bold]{f.severity.value}[/bold] {f.category.value}: {f.title}: {f.message}"
-            )
+            label = f"[bold]{f.severity.value}[/bold] {f.category.value}"
+            console.print(f"  (PR)  {label}: {f.title}: {f.message}")
         if not shown and not result.pr_findings:
             console.print("  none")
         for error in result.errors:

@@ -1,6 +1,7 @@
 """``reviewflow worker light|heavy|all``: serve job types until interrupted."""
 
 import asyncio
+import contextlib
 import logging
 
 import typer
@@ -26,10 +27,8 @@ def worker(
         channel = create_channel(ClusterSettings())
         await run_workers(channel, GROUPS[group], only=set(only) or None)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
-    except KeyboardInterrupt:
-        pass
 
 
 def register(app: typer.Typer) -> None:

@@ -26,8 +26,14 @@ from shared.models import (
     Verdict,
 )
 
-_STATUS = {"A": FileStatus.ADDED, "M": FileStatus.MODIFIED, "D": FileStatus.REMOVED,
-           "R": FileStatus.RENAMED, "C": FileStatus.ADDED, "T": FileStatus.MODIFIED}
+_STATUS = {
+    "A": FileStatus.ADDED,
+    "M": FileStatus.MODIFIED,
+    "D": FileStatus.REMOVED,
+    "R": FileStatus.RENAMED,
+    "C": FileStatus.ADDED,
+    "T": FileStatus.MODIFIED,
+}
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
 MAX_FILE_BYTES = 1_000_000
 
@@ -69,7 +75,9 @@ class LocalGitHost:
 
     # ---- reading -----------------------------------------------------------------
     def resolve(self, ref: str) -> str:
-        out = _git(self.repo, "rev-parse", "--verify", "--end-of-options", _safe_ref(ref) + "^{commit}")
+        out = _git(
+            self.repo, "rev-parse", "--verify", "--end-of-options", _safe_ref(ref) + "^{commit}"
+        )
         return out.stdout.decode().strip()
 
     def pull_request(self) -> PullRequestInfo:
@@ -92,7 +100,13 @@ class LocalGitHost:
         )
 
     def commits(self, base_sha: str, head_sha: str) -> list[CommitInfo]:
-        out = _git(self.repo, "rev-list", "--parents", "--reverse", f"{_safe_ref(base_sha)}..{_safe_ref(head_sha)}")
+        out = _git(
+            self.repo,
+            "rev-list",
+            "--parents",
+            "--reverse",
+            f"{_safe_ref(base_sha)}..{_safe_ref(head_sha)}",
+        )
         result = []
         for line in out.stdout.decode().splitlines():
             sha, *parents = line.split()
@@ -105,7 +119,14 @@ class LocalGitHost:
         return _git(self.repo, "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        proc = _git(self.repo, "merge-base", "--is-ancestor", _safe_ref(ancestor), _safe_ref(descendant), check=False)
+        proc = _git(
+            self.repo,
+            "merge-base",
+            "--is-ancestor",
+            _safe_ref(ancestor),
+            _safe_ref(descendant),
+            check=False,
+        )
         return proc.returncode == 0
 
     def changed_files(self, base_sha: str, head_sha: str) -> list[ChangedFile]:
@@ -130,17 +151,21 @@ class LocalGitHost:
             added, deleted, binary = counts.get(new, (0, 0, False))
             patch = ""
             if letter != "D" and not binary:
-                patch = _git(self.repo, "diff", "-M", "--unified=3", base, head, "--", new).stdout.decode(errors="replace")
+                patch = _git(
+                    self.repo, "diff", "-M", "--unified=3", base, head, "--", new
+                ).stdout.decode(errors="replace")
                 patch = _strip_headers(patch)
-            files.append(ChangedFile(
-                path=new,
-                status=_STATUS.get(letter, FileStatus.MODIFIED),
-                patch=patch,
-                previous_path=old if letter in "RC" else None,
-                additions=added,
-                deletions=deleted,
-                binary=binary,
-            ))
+            files.append(
+                ChangedFile(
+                    path=new,
+                    status=_STATUS.get(letter, FileStatus.MODIFIED),
+                    patch=patch,
+                    previous_path=old if letter in "RC" else None,
+                    additions=added,
+                    deletions=deleted,
+                    binary=binary,
+                )
+            )
         return files
 
     def file_content(self, path: str, ref: str) -> str | None:
@@ -158,7 +183,10 @@ class LocalGitHost:
         request = "".join(f"{ref}:{p}\n" for p in paths if "\n" not in p).encode()
         proc = subprocess.run(
             ["git", "-C", str(self.repo), "cat-file", "--batch"],
-            input=request, capture_output=True, timeout=300, check=False,
+            input=request,
+            capture_output=True,
+            timeout=300,
+            check=False,
         )
         out = proc.stdout
         result: dict[str, str] = {}
@@ -172,7 +200,7 @@ class LocalGitHost:
             if len(header) < 3 or header[1] == b"missing":
                 continue
             size = int(header[2])
-            data = out[pos:pos + size]
+            data = out[pos : pos + size]
             pos += size + 1
             if size <= MAX_FILE_BYTES and b"\0" not in data[:8000]:
                 result[path] = data.decode(errors="replace")
@@ -192,8 +220,15 @@ class LocalGitHost:
             fcntl.flock(lock, fcntl.LOCK_EX)
             path = self.state_dir / "state.json"
             state: dict[str, Any] = (
-                json.loads(path.read_text()) if path.exists() else
-                {"comments": [], "last_reviewed": None, "verdicts": [], "description": None, "next_id": 1}
+                json.loads(path.read_text())
+                if path.exists()
+                else {
+                    "comments": [],
+                    "last_reviewed": None,
+                    "verdicts": [],
+                    "description": None,
+                    "next_id": 1,
+                }
             )
             yield state
             tmp = path.with_suffix(".tmp")
@@ -203,7 +238,8 @@ class LocalGitHost:
 
     def _read_state(self) -> dict[str, Any]:
         with self._state() as state:
-            return json.loads(json.dumps(state))
+            copy: dict[str, Any] = json.loads(json.dumps(state))
+            return copy
 
     def last_reviewed_commit(self) -> str | None:
         value = self._read_state().get("last_reviewed")
@@ -235,9 +271,14 @@ class LocalGitHost:
         raise LocalGitError(f"no comment {comment_id}")
 
     def create_inline_comment(self, comment: InlineComment, head_sha: str) -> str:
-        return self._add_comment({
-            "kind": "inline", "body": comment.body, "path": comment.path, "line": comment.end_line,
-        })
+        return self._add_comment(
+            {
+                "kind": "inline",
+                "body": comment.body,
+                "path": comment.path,
+                "line": comment.end_line,
+            }
+        )
 
     def resolve_comment(self, comment_id: str) -> None:
         with self._state() as state:
@@ -263,8 +304,11 @@ class LocalGitHost:
         return [FeedbackRecord.model_validate(item) for item in data]
 
     def _write_report(self, state: dict[str, Any]) -> None:
-        lines = [f"# reviewflow report: {self.target.repository}",
-                 f"base `{self.target.base_ref}` head `{self.target.head_ref}`", ""]
+        lines = [
+            f"# reviewflow report: {self.target.repository}",
+            f"base `{self.target.base_ref}` head `{self.target.head_ref}`",
+            "",
+        ]
         if state.get("description"):
             lines += ["## Summary", state["description"], ""]
         for comment in state["comments"]:
@@ -301,7 +345,7 @@ def _strip_headers(diff: str) -> str:
     index = diff.find("\n@@")
     if diff.startswith("@@"):
         return diff
-    return diff[index + 1:] if index >= 0 else ""
+    return diff[index + 1 :] if index >= 0 else ""
 
 
 def added_lines(file: ChangedFile) -> set[int]:

@@ -90,7 +90,9 @@ class InlinePlan(Frozen):
     already_posted: int
 
 
-def _inline_body(s: Suggestion, others: list[Suggestion], committable: bool, single_line: bool) -> str:
+def _inline_body(
+    s: Suggestion, others: list[Suggestion], committable: bool, single_line: bool
+) -> str:
     head = f"**{s.severity.value.upper()}** · {s.category.value.replace('_', ' ')}"
     body = f"{head}\n\n{s.message}"
     if others:
@@ -119,9 +121,12 @@ def plan_inline_comments(
     for s in ranked:
         threshold = config.for_path(s.path).severity_filter
         if s.severity.rank < threshold.rank:
-            dropped.append(DiscardedSuggestion(
-                suggestion=s, reason=f"below the severity filter `{threshold.value}`",
-            ))
+            dropped.append(
+                DiscardedSuggestion(
+                    suggestion=s,
+                    reason=f"below the severity filter `{threshold.value}`",
+                )
+            )
             continue
         groups.setdefault(f"{s.path}\0{s.fingerprint}", []).append(s)
 
@@ -135,7 +140,11 @@ def plan_inline_comments(
             already += 1
             continue
         if limits.limit_scope == "pr" and len(post) >= limits.limit:
-            dropped.append(DiscardedSuggestion(suggestion=first, reason="over `maxSuggestions.limit` for the PR"))
+            dropped.append(
+                DiscardedSuggestion(
+                    suggestion=first, reason="over `maxSuggestions.limit` for the PR"
+                )
+            )
             continue
         cap = limits.per_file if limits.limit_scope == "pr" else limits.limit
         if per_file.get(first.path, 0) >= cap:
@@ -143,31 +152,47 @@ def plan_inline_comments(
             continue
         place = anchor(first.start_line, first.end_line, patches.get(first.path, PatchLines()))
         if place is None:
-            dropped.append(DiscardedSuggestion(suggestion=first, reason="no line of it is part of the diff"))
+            dropped.append(
+                DiscardedSuggestion(suggestion=first, reason="no line of it is part of the diff")
+            )
             continue
         start, end = place
         exact = (start, end) == (first.start_line, first.end_line)
         body = _inline_body(first, others, config.committable_suggestions, exact and start == end)
-        post.append(PlannedComment(
-            comment=InlineComment(
-                path=first.path, start_line=start, end_line=end,
-                body=with_fingerprint(body, first.fingerprint),
-            ),
-            fingerprint=first.fingerprint,
-            severity=first.severity,
-        ))
+        post.append(
+            PlannedComment(
+                comment=InlineComment(
+                    path=first.path,
+                    start_line=start,
+                    end_line=end,
+                    body=with_fingerprint(body, first.fingerprint),
+                ),
+                fingerprint=first.fingerprint,
+                severity=first.severity,
+            )
+        )
         per_file[first.path] = per_file.get(first.path, 0) + 1
 
     current = {s.fingerprint for s in ranked}
     resolve = tuple(
-        c.id for c in existing
-        if c.kind == "inline" and not c.resolved and c.fingerprint and c.fingerprint not in current
-        and c.path is not None and c.line is not None and c.line in changed_now.get(c.path, set())
+        c.id
+        for c in existing
+        if c.kind == "inline"
+        and not c.resolved
+        and c.fingerprint
+        and c.fingerprint not in current
+        and c.path is not None
+        and c.line is not None
+        and c.line in changed_now.get(c.path, set())
     )
-    return InlinePlan(post=tuple(post), dropped=tuple(dropped), resolve=resolve, already_posted=already)
+    return InlinePlan(
+        post=tuple(post), dropped=tuple(dropped), resolve=resolve, already_posted=already
+    )
 
 
-def plan_pr_comments(findings: list[PrFinding], existing: list[PostedComment]) -> list[tuple[str, str]]:
+def plan_pr_comments(
+    findings: list[PrFinding], existing: list[PostedComment]
+) -> list[tuple[str, str]]:
     """Stage 12: (fingerprint, body) of PR-level findings not already on the PR."""
     existing_fps = {c.fingerprint for c in existing if c.fingerprint}
     planned: list[tuple[str, str]] = []

@@ -28,30 +28,44 @@ def decide_commits(
     ``new_commits`` are the commits after it (or after the base when there is none).
     """
     full = CommitDecision(
-        proceed=True, reason="full review", from_sha=pr.base_sha, incremental=False,
+        proceed=True,
+        reason="full review",
+        from_sha=pr.base_sha,
+        incremental=False,
         new_commits=len(new_commits),
     )
     if last_reviewed is None:
         return full
     if not last_reachable:
-        return full.model_copy(update={
-            "reason": f"last reviewed commit {last_reviewed[:12]} is gone (force-push or rebase): full review",
-        })
+        return full.model_copy(
+            update={
+                "reason": f"last reviewed commit {last_reviewed[:12]} is gone "
+                "(force-push or rebase): full review",
+            }
+        )
     if last_reviewed == pr.head_sha or not new_commits:
         if explicit:
             return full.model_copy(update={"reason": "review requested explicitly: full review"})
         return CommitDecision(
-            proceed=False, reason=f"nothing new since the last review of {last_reviewed[:12]}",
-            from_sha=last_reviewed, incremental=True,
+            proceed=False,
+            reason=f"nothing new since the last review of {last_reviewed[:12]}",
+            from_sha=last_reviewed,
+            incremental=True,
         )
     if all(c.is_merge for c in new_commits) and not explicit:
         return CommitDecision(
-            proceed=False, reason=f"only merge commits since the last review ({len(new_commits)})",
-            from_sha=last_reviewed, incremental=True, new_commits=len(new_commits),
+            proceed=False,
+            reason=f"only merge commits since the last review ({len(new_commits)})",
+            from_sha=last_reviewed,
+            incremental=True,
+            new_commits=len(new_commits),
         )
     return CommitDecision(
-        proceed=True, reason=f"incremental review of {len(new_commits)} new commit(s)",
-        from_sha=last_reviewed, incremental=True, new_commits=len(new_commits),
+        proceed=True,
+        reason=f"incremental review of {len(new_commits)} new commit(s)",
+        from_sha=last_reviewed,
+        incremental=True,
+        new_commits=len(new_commits),
     )
 
 
@@ -93,7 +107,9 @@ def select_files(files: list[ChangedFile], config: ReviewConfig) -> FileSelectio
         elif config.for_path(file.path).ignore:
             skipped.append(SkippedFile(path=file.path, reason="ignored by a directory override"))
         elif not file.patch.strip():
-            skipped.append(SkippedFile(path=file.path, reason="no textual change (rename or mode only)"))
+            skipped.append(
+                SkippedFile(path=file.path, reason="no textual change (rename or mode only)")
+            )
         else:
             kept.append(file)
     refused = None

@@ -49,7 +49,8 @@ def aggregate(
     a heavy branch that failed or timed out becomes an error of the run."""
     errors = tuple(
         f"{BRANCH_TITLES.get(key, key)} {outcome.status}: {outcome.error or 'no detail'}"
-        for key, outcome in sorted(branches.items()) if outcome.status != "ok"
+        for key, outcome in sorted(branches.items())
+        if outcome.status != "ok"
     )
     posted_set = set(posted_fingerprints)
     counts = Counter(s.severity.value for s in suggestions if s.fingerprint in posted_set)
@@ -89,7 +90,10 @@ def final_comment(result: ReviewResult, seconds: float, incremental: bool) -> st
             lines.append(f"- ... and {len(result.skipped_files) - 30} more")
     if result.discarded:
         reasons = Counter(d.reason for d in result.discarded)
-        lines += ["", "Suggestions held back: " + "; ".join(f"{n} {r}" for r, n in reasons.most_common())]
+        lines += [
+            "",
+            "Suggestions held back: " + "; ".join(f"{n} {r}" for r, n in reasons.most_common()),
+        ]
     return "\n".join(lines)
 
 
@@ -134,7 +138,11 @@ def decide_verdict(config: ReviewConfig, result: ReviewResult) -> tuple[Verdict,
     if config.request_changes and critical:
         return Verdict.REQUEST_CHANGES, f"{critical} critical finding(s) need changes."
     if result.partial:
-        return Verdict.COMMENT, "The review was partial, so it neither approves nor blocks: " + "; ".join(result.errors)
+        return (
+            Verdict.COMMENT,
+            "The review was partial, so it neither approves nor blocks: "
+            + "; ".join(result.errors),
+        )
     if config.approve and result.posted == 0 and not result.pr_findings:
         return Verdict.APPROVE, "No findings: approved."
     if critical or high:

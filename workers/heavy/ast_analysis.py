@@ -20,8 +20,15 @@ BRANCH = next(b for b in HEAVY_BRANCHES if b.key == "ast")
 MAX_REPO_FILES = 3000
 
 
-def compute_ast(state_dir: str, target: dict[str, Any], run_id: str, files_artifact: str,
-                from_sha: str, head_sha: str, attempt: int) -> dict[str, Any]:
+def compute_ast(
+    state_dir: str,
+    target: dict[str, Any],
+    run_id: str,
+    files_artifact: str,
+    from_sha: str,
+    head_sha: str,
+    attempt: int,
+) -> dict[str, Any]:
     """Runs in a worker process: everything it needs comes as plain arguments."""
     root = Path(state_dir)
     host = LocalGitHost(ReviewTarget.model_validate(target), root)
@@ -35,13 +42,22 @@ def compute_ast(state_dir: str, target: dict[str, Any], run_id: str, files_artif
     repo_sources = host.read_files(candidates[:MAX_REPO_FILES], head_sha)
     report = analyze_change(files, lines, base_sources, repo_sources)
     artifact = store.put(run_id, f"ast-{attempt}", report)
-    return BranchOutcome(status="ok", artifact=artifact, items=len(report.affected_symbols)).model_dump()
+    return BranchOutcome(
+        status="ok", artifact=artifact, items=len(report.affected_symbols)
+    ).model_dump()
 
 
 def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
     async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
-        args = (str(ctx.settings.state_dir), ctx.target.model_dump(mode="json"), ctx.run_id,
-                v["filesArtifact"], v["commits"]["fromSha"], v["commits"]["headSha"], attempt)
+        args = (
+            str(ctx.settings.state_dir),
+            ctx.target.model_dump(mode="json"),
+            ctx.run_id,
+            v["filesArtifact"],
+            v["commits"]["fromSha"],
+            v["commits"]["headSha"],
+            attempt,
+        )
         loop = asyncio.get_running_loop()
         raw = await loop.run_in_executor(runtime.pool, compute_ast, *args)
         return BranchOutcome.model_validate(raw)

@@ -20,8 +20,11 @@ BRANCH = next(b for b in HEAVY_BRANCHES if b.key == "files")
 
 
 async def _llm_review(
-    reviewer: LlmReviewer, config: ReviewConfig, files: list[ChangedFile],
-    gates: dict[str, FileGate], context: LoadedContext,
+    reviewer: LlmReviewer,
+    config: ReviewConfig,
+    files: list[ChangedFile],
+    gates: dict[str, FileGate],
+    context: LoadedContext,
 ) -> tuple[list[Suggestion], list[str], dict[str, bool]]:
     docs = {d.path: d.text for d in context.docs}
 
@@ -29,7 +32,11 @@ async def _llm_review(
         gate = gates[file.path]
         text = "\n\n".join(f"# {p}\n{docs[p]}" for p in gate.guidelines if p in docs)
         found = await reviewer.review_file(
-            file, changed_lines(file), text, list(gate.rules), list(config.for_path(file.path).categories)
+            file,
+            changed_lines(file),
+            text,
+            list(gate.rules),
+            list(config.for_path(file.path).categories),
         )
         if not found:
             return []
@@ -65,20 +72,27 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
             self_check = None  # the model's own self-check pass already ran
         else:
             loop = asyncio.get_running_loop()
-            batches = await asyncio.gather(*(
-                loop.run_in_executor(runtime.pool, review_file, f, changed_lines(f)) for f in to_review
-            ))
+            batches = await asyncio.gather(
+                *(
+                    loop.run_in_executor(runtime.pool, review_file, f, changed_lines(f))
+                    for f in to_review
+                )
+            )
             raw = [s for batch in batches for s in batch]
             self_check = offline_self_check
         added = {f.path: changed_lines(f) for f in files}
         kept, discarded = filter_suggestions(raw, config, added, rejected, self_check)
         output = FileReviewOutput(
-            suggestions=tuple(kept), discarded=tuple(discarded),
-            files_reviewed=len(to_review) - len(failed), files_failed=tuple(failed),
+            suggestions=tuple(kept),
+            discarded=tuple(discarded),
+            files_reviewed=len(to_review) - len(failed),
+            files_failed=tuple(failed),
         )
         artifact = ctx.store.put(ctx.run_id, f"file-review-{attempt}", output)
         if failed and len(failed) == len(to_review):
-            return BranchOutcome(status="failed", artifact=artifact, error="; ".join(failed)[:1000], tokens=tokens)
+            return BranchOutcome(
+                status="failed", artifact=artifact, error="; ".join(failed)[:1000], tokens=tokens
+            )
         return BranchOutcome(status="ok", artifact=artifact, items=len(kept), tokens=tokens)
 
     return dispatch_router(runtime, BRANCH, work)

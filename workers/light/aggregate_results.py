@@ -15,19 +15,29 @@ JOB_TYPE = "reviewflow.aggregate-results"
 router = ZeebeTaskRouter()
 
 
-@stage_task(router, JOB_TYPE, [
-    "skippedArtifact", "gateArtifact", "commentsArtifact", *(b.outcome_variable for b in HEAVY_BRANCHES),
-])
+@stage_task(
+    router,
+    JOB_TYPE,
+    [
+        "skippedArtifact",
+        "gateArtifact",
+        "commentsArtifact",
+        *(b.outcome_variable for b in HEAVY_BRANCHES),
+    ],
+)
 def aggregate_results(ctx: StageContext, v: Variables) -> Variables:
     branches = {b.key: branch_outcome(v, b.outcome_variable) for b in HEAVY_BRANCHES}
     files_out = branches["files"]
     review = (
         ctx.store.get(files_out.artifact, FileReviewOutput)
-        if files_out.status == "ok" and files_out.artifact else None
+        if files_out.status == "ok" and files_out.artifact
+        else None
     )
     pr_out = branches["pr"]
     pr_findings = (
-        ctx.store.get(pr_out.artifact, list[PrFinding]) if pr_out.status == "ok" and pr_out.artifact else []
+        ctx.store.get(pr_out.artifact, list[PrFinding])
+        if pr_out.status == "ok" and pr_out.artifact
+        else []
     )
     skipped = ctx.store.get(v["skippedArtifact"], list[SkippedFile])
     skipped += gate_skips(ctx.store.get(v["gateArtifact"], list[FileGate]))
@@ -47,5 +57,9 @@ def aggregate_results(ctx: StageContext, v: Variables) -> Variables:
         posted=len(comments.get("posted", [])),
     )
     result_id = ctx.store.put(ctx.run_id, "result", result)
-    return {"resultArtifact": result_id, "counts": result.counts, "partial": result.partial,
-            "_detail": ", ".join(f"{n} {s}" for s, n in result.counts.items() if n) or "no findings"}
+    return {
+        "resultArtifact": result_id,
+        "counts": result.counts,
+        "partial": result.partial,
+        "_detail": ", ".join(f"{n} {s}" for s, n in result.counts.items() if n) or "no findings",
+    }

@@ -18,13 +18,18 @@ def create_file_comments(ctx: StageContext, v: Variables) -> Variables:
     head = v["commits"]["headSha"]
     if outcome.status != "ok" or outcome.artifact is None:
         # the last reviewed commit is not moved: the next run reviews these commits again
-        return {"inlineCommentsPosted": 0, "_detail": f"per-file review {outcome.status}: nothing to post"}
+        return {
+            "inlineCommentsPosted": 0,
+            "_detail": f"per-file review {outcome.status}: nothing to post",
+        }
     review = ctx.store.get(outcome.artifact, FileReviewOutput)
     files = ctx.store.get(v["filesArtifact"], list[ChangedFile])
     patches = {f.path: parse_patch(f.patch) for f in files}
     changed_now = {path: set(p.added) for path, p in patches.items()}
     existing = ctx.host.list_comments()
-    plan = plan_inline_comments(list(review.suggestions), config_of(v), patches, existing, changed_now)
+    plan = plan_inline_comments(
+        list(review.suggestions), config_of(v), patches, existing, changed_now
+    )
     posted: list[str] = []
     dropped = list(plan.dropped)
     for planned in plan.post:
@@ -32,23 +37,36 @@ def create_file_comments(ctx: StageContext, v: Variables) -> Variables:
             ctx.host.create_inline_comment(planned.comment, head)
         except AnchorRejectedError as exc:
             # one bad anchor never sinks the review
-            dropped.append(DiscardedSuggestion(
-                suggestion=next(s for s in review.suggestions if s.fingerprint == planned.fingerprint),
-                reason=f"host rejected the anchor: {exc}",
-            ))
+            dropped.append(
+                DiscardedSuggestion(
+                    suggestion=next(
+                        s for s in review.suggestions if s.fingerprint == planned.fingerprint
+                    ),
+                    reason=f"host rejected the anchor: {exc}",
+                )
+            )
             continue
         posted.append(planned.fingerprint)
     for comment_id in plan.resolve:
         ctx.host.resolve_comment(comment_id)
     ctx.host.record_reviewed_commit(head)
-    already = [s.fingerprint for s in review.suggestions
-               if s.fingerprint in {c.fingerprint for c in existing}]
-    comments_id = ctx.store.put(ctx.run_id, "comments", {
-        "posted": posted, "already": already, "dropped": [d.model_dump(mode="json") for d in dropped],
-    })
+    already = [
+        s.fingerprint
+        for s in review.suggestions
+        if s.fingerprint in {c.fingerprint for c in existing}
+    ]
+    comments_id = ctx.store.put(
+        ctx.run_id,
+        "comments",
+        {
+            "posted": posted,
+            "already": already,
+            "dropped": [d.model_dump(mode="json") for d in dropped],
+        },
+    )
     return {
         "inlineCommentsPosted": len(posted),
         "commentsArtifact": comments_id,
         "_detail": f"{len(posted)} posted, {plan.already_posted} already there, "
-                   f"{len(dropped)} held back, {len(plan.resolve)} thread(s) resolved",
+        f"{len(dropped)} held back, {len(plan.resolve)} thread(s) resolved",
     }

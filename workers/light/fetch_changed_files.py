@@ -16,16 +16,31 @@ def fetch_changed_files(ctx: StageContext, v: Variables) -> Variables:
     selection = select_files(files, config_of(v))
     skipped_id = ctx.store.put(ctx.run_id, "skipped", list(selection.skipped))
     if selection.refused is not None:
-        return {"proceed": False, "skipReason": selection.refused, "skippedArtifact": skipped_id,
-                "_detail": selection.refused}
+        return {
+            "proceed": False,
+            "skipReason": selection.refused,
+            "skippedArtifact": skipped_id,
+            "_detail": selection.refused,
+        }
     if not selection.kept:
         reason = f"no reviewable files ({len(selection.skipped)} changed file(s) skipped)"
-        return {"proceed": False, "skipReason": reason, "skippedArtifact": skipped_id, "_detail": reason}
+        return {
+            "proceed": False,
+            "skipReason": reason,
+            "skippedArtifact": skipped_id,
+            "_detail": reason,
+        }
     with_content = [
         f.model_copy(update={"content": ctx.host.file_content(f.path, commits["headSha"])})
         for f in selection.kept
     ]
     files_id = ctx.store.put(ctx.run_id, "files", with_content)
     detail = f"{len(with_content)} file(s) to review, {len(selection.skipped)} skipped"
-    return {"proceed": True, "skipReason": None, "filesArtifact": files_id,
-            "skippedArtifact": skipped_id, "fileCount": len(with_content), "_detail": detail}
+    return {
+        "proceed": True,
+        "skipReason": None,
+        "filesArtifact": files_id,
+        "skippedArtifact": skipped_id,
+        "fileCount": len(with_content),
+        "_detail": detail,
+    }

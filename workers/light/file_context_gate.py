@@ -17,5 +17,8 @@ def file_context_gate(ctx: StageContext, v: Variables) -> Variables:
     gates = gate_files(files, config_of(v), context)
     gate_id = ctx.store.put(ctx.run_id, "gate", gates)
     reviewable = sum(1 for g in gates if g.review)
-    return {"gateArtifact": gate_id, "reviewableCount": reviewable,
-            "_detail": f"{reviewable} of {len(gates)} file(s) worth a review"}
+    return {
+        "gateArtifact": gate_id,
+        "reviewableCount": reviewable,
+        "_detail": f"{reviewable} of {len(gates)} file(s) worth a review",
+    }

@@ -14,5 +14,7 @@ def load_feedback(ctx: StageContext, v: Variables) -> Variables:
     records = ctx.host.feedback()
     rejected = rejected_kinds(records)
     feedback_id = ctx.store.put(ctx.run_id, "feedback", rejected)
-    return {"feedbackArtifact": feedback_id,
-            "_detail": f"{len(records)} past outcome(s), {len(rejected)} rejected kind(s)"}
+    return {
+        "feedbackArtifact": feedback_id,
+        "_detail": f"{len(records)} past outcome(s), {len(rejected)} rejected kind(s)",
+    }

@@ -16,5 +16,7 @@ def report_skip(ctx: StageContext, v: Variables) -> Variables:
     title = "configuration error" if kind == "invalid-config" else "review skipped"
     fingerprint = f"{kind}-{ctx.run_id}"
     if not any(c.fingerprint == fingerprint for c in ctx.host.list_comments()):
-        ctx.host.create_issue_comment(with_fingerprint(f"### reviewflow: {title}\n\n{reason}", fingerprint))
+        ctx.host.create_issue_comment(
+            with_fingerprint(f"### reviewflow: {title}\n\n{reason}", fingerprint)
+        )
     return {"skipped": reason, "_detail": reason}

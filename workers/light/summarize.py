@@ -15,9 +15,19 @@ JOB_TYPE = "reviewflow.summarize"
 router = ZeebeTaskRouter()
 
 
-@stage_task(router, JOB_TYPE, [
-    "config", "pr", "commits", "filesArtifact", "resultArtifact", "progressCommentId", "startedAt",
-])
+@stage_task(
+    router,
+    JOB_TYPE,
+    [
+        "config",
+        "pr",
+        "commits",
+        "filesArtifact",
+        "resultArtifact",
+        "progressCommentId",
+        "startedAt",
+    ],
+)
 def summarize(ctx: StageContext, v: Variables) -> Variables:
     config = config_of(v)
     pr = PullRequestInfo.model_validate(v["pr"])

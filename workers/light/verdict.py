@@ -17,4 +17,8 @@ def verdict(ctx: StageContext, v: Variables) -> Variables:
     ctx.host.submit_verdict(
         decision, with_fingerprint(reason, f"verdict-{ctx.run_id}"), v["commits"]["headSha"]
     )
-    return {"verdict": decision.value, "verdictReason": reason, "_detail": f"{decision.value}: {reason}"}
+    return {
+        "verdict": decision.value,
+        "verdictReason": reason,
+        "_detail": f"{decision.value}: {reason}",
+    }

@@ -11,10 +11,12 @@ def test_defaults_when_no_layer() -> None:
 
 
 def test_layers_merge_in_order_and_nested_keys_merge() -> None:
-    config = resolve_config([
-        ("global", "maxFiles: 50\nmaxSuggestions: {limit: 4}\n"),
-        (".reviewflow.yml", "maxSuggestions: {limitScope: file}\nrunOnDraft: true\n"),
-    ])
+    config = resolve_config(
+        [
+            ("global", "maxFiles: 50\nmaxSuggestions: {limit: 4}\n"),
+            (".reviewflow.yml", "maxSuggestions: {limitScope: file}\nrunOnDraft: true\n"),
+        ]
+    )
     assert config.max_files == 50
     assert config.max_suggestions.limit == 4 and config.max_suggestions.limit_scope == "file"
     assert config.run_on_draft is True
@@ -40,10 +42,14 @@ def test_invalid_yaml_is_reported_with_line() -> None:
 
 
 def test_directory_override_applies_to_matching_paths_only() -> None:
-    config = ReviewConfig.model_validate({
-        "overrides": [{"paths": ["legacy/**"], "severityFilter": "critical", "ignore": False},
-                      {"paths": ["docs/**"], "ignore": True}],
-    })
+    config = ReviewConfig.model_validate(
+        {
+            "overrides": [
+                {"paths": ["legacy/**"], "severityFilter": "critical", "ignore": False},
+                {"paths": ["docs/**"], "ignore": True},
+            ],
+        }
+    )
     assert config.for_path("legacy/a.py").severity_filter is Severity.CRITICAL
     assert config.for_path("src/a.py").severity_filter is Severity.MEDIUM
     assert config.for_path("docs/x.md").ignore and not config.for_path("src/x.py").ignore

@@ -1,7 +1,15 @@
 from shared.config import ReviewConfig
 from shared.diff import parse_patch
 from shared.git.base import PostedComment, fingerprint_of, with_fingerprint
-from shared.models import BranchOutcome, Category, FeedbackRecord, PrFinding, Severity, Suggestion, Verdict
+from shared.models import (
+    BranchOutcome,
+    Category,
+    FeedbackRecord,
+    PrFinding,
+    Severity,
+    Suggestion,
+    Verdict,
+)
 from shared.stages.findings import filter_suggestions, plan_inline_comments, plan_pr_comments
 from shared.stages.outcome import aggregate, decide_verdict, merge_description
 from shared.stages.preparation import rejected_kinds
@@ -9,18 +17,41 @@ from shared.stages.preparation import rejected_kinds
 PATCH = "@@ -1,2 +1,5 @@\n a\n+b\n+c\n d\n+e\n"
 
 
-def sug(line: int, cat: Category = Category.BUG, sev: Severity = Severity.HIGH, rule: str = "r1",
-        msg: str = "broken", path: str = "x.py", end: int | None = None) -> Suggestion:
-    return Suggestion(path=path, start_line=line, end_line=end or line, category=cat, severity=sev,
-                      message=msg, rule=rule)
+def sug(
+    line: int,
+    cat: Category = Category.BUG,
+    sev: Severity = Severity.HIGH,
+    rule: str = "r1",
+    msg: str = "broken",
+    path: str = "x.py",
+    end: int | None = None,
+) -> Suggestion:
+    return Suggestion(
+        path=path,
+        start_line=line,
+        end_line=end or line,
+        category=cat,
+        severity=sev,
+        message=msg,
+        rule=rule,
+    )
 
 
 def test_filter_and_rank() -> None:
-    rejected = rejected_kinds([FeedbackRecord(category=Category.PERFORMANCE, rule="p", outcome="rejected")] * 3)
+    rejected = rejected_kinds(
+        [FeedbackRecord(category=Category.PERFORMANCE, rule="p", outcome="rejected")] * 3
+    )
     kept, discarded = filter_suggestions(
-        [sug(2, Category.MAINTAINABILITY, Severity.MEDIUM, msg="m"), sug(3, Category.SECURITY, msg="s"),
-         sug(9, msg="outside"), sug(2, Category.STYLE, msg="style"), sug(5, Category.PERFORMANCE, rule="p")],
-        ReviewConfig(), {"x.py": {2, 3, 5}}, rejected,
+        [
+            sug(2, Category.MAINTAINABILITY, Severity.MEDIUM, msg="m"),
+            sug(3, Category.SECURITY, msg="s"),
+            sug(9, msg="outside"),
+            sug(2, Category.STYLE, msg="style"),
+            sug(5, Category.PERFORMANCE, rule="p"),
+        ],
+        ReviewConfig(),
+        {"x.py": {2, 3, 5}},
+        rejected,
     )
     assert [s.message for s in kept] == ["s", "m"]
     reasons = {d.suggestion.message: d.reason for d in discarded}
@@ -38,36 +69,63 @@ def test_inline_plan_filters_groups_limits_and_skips_posted() -> None:
     config = ReviewConfig.model_validate({"maxSuggestions": {"limit": 2, "perFile": 5}})
     patches = {"x.py": parse_patch(PATCH)}
     posted_fp = sug(5, msg="old").fingerprint
-    existing = [PostedComment(id="9", kind="inline", body=with_fingerprint("old", posted_fp), path="x.py", line=5)]
-    ranked = [sug(2, msg="dup"), sug(3, msg="dup"), sug(5, msg="old"), sug(2, sev=Severity.LOW, msg="low"),
-              sug(4, msg="three"), sug(5, msg="four")]
+    existing = [
+        PostedComment(
+            id="9", kind="inline", body=with_fingerprint("old", posted_fp), path="x.py", line=5
+        )
+    ]
+    ranked = [
+        sug(2, msg="dup"),
+        sug(3, msg="dup"),
+        sug(5, msg="old"),
+        sug(2, sev=Severity.LOW, msg="low"),
+        sug(4, msg="three"),
+        sug(5, msg="four"),
+    ]
     plan = plan_inline_comments(ranked, config, patches, existing, {"x.py": {2, 3, 5}})
     assert [p.comment.start_line for p in plan.post] == [2, 4]
     assert "also appears at line 3" in plan.post[0].comment.body
     assert fingerprint_of(plan.post[0].comment.body) == sug(2, msg="dup").fingerprint
     assert plan.already_posted == 1
     reasons = sorted(d.reason for d in plan.dropped)
-    assert any("severity filter" in r for r in reasons) and any("maxSuggestions" in r for r in reasons)
+    assert any("severity filter" in r for r in reasons) and any(
+        "maxSuggestions" in r for r in reasons
+    )
 
 
 def test_inline_plan_resolves_fixed_thread_on_changed_line() -> None:
     gone = sug(3, msg="fixed now").fingerprint
-    existing = [PostedComment(id="7", kind="inline", body=with_fingerprint("x", gone), path="x.py", line=3)]
-    plan = plan_inline_comments([], ReviewConfig(), {"x.py": parse_patch(PATCH)}, existing, {"x.py": {3}})
+    existing = [
+        PostedComment(id="7", kind="inline", body=with_fingerprint("x", gone), path="x.py", line=3)
+    ]
+    plan = plan_inline_comments(
+        [], ReviewConfig(), {"x.py": parse_patch(PATCH)}, existing, {"x.py": {3}}
+    )
     assert plan.resolve == ("7",)
-    untouched = plan_inline_comments([], ReviewConfig(), {"x.py": parse_patch(PATCH)}, existing, {"x.py": {2}})
+    untouched = plan_inline_comments(
+        [], ReviewConfig(), {"x.py": parse_patch(PATCH)}, existing, {"x.py": {2}}
+    )
     assert untouched.resolve == ()
 
 
 def test_committable_suggestion_only_for_exact_single_line() -> None:
-    s = Suggestion(path="x.py", start_line=2, end_line=2, category=Category.BUG, severity=Severity.HIGH,
-                   message="use is", replacement="if x is None:")
+    s = Suggestion(
+        path="x.py",
+        start_line=2,
+        end_line=2,
+        category=Category.BUG,
+        severity=Severity.HIGH,
+        message="use is",
+        replacement="if x is None:",
+    )
     plan = plan_inline_comments([s], ReviewConfig(), {"x.py": parse_patch(PATCH)}, [], {})
     assert "```suggestion\nif x is None:\n```" in plan.post[0].comment.body
 
 
 def test_pr_comments_once() -> None:
-    finding = PrFinding(category=Category.BREAKING_CHANGE, severity=Severity.HIGH, title="sig", message="m")
+    finding = PrFinding(
+        category=Category.BREAKING_CHANGE, severity=Severity.HIGH, title="sig", message="m"
+    )
     planned = plan_pr_comments([finding, finding], [])
     assert len(planned) == 1
     existing = [PostedComment(id="1", kind="issue", body=planned[0][1])]

@@ -1,0 +1,1 @@
+"""reviewflow: AI pull-request review as an event-driven Zeebe BPMN pipeline."""
