@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyzeebe import ZeebeClient
+from pyzeebe import ZeebeClient, ZeebeTaskRouter, ZeebeWorker
 
 from reviewflow.review import ReviewRun, deploy, local_target, start_review
 from reviewflow.sample import git, make_sample_repo, write
@@ -155,13 +155,25 @@ async def test_two_reviews_at_once_do_not_cross(
 async def test_heavy_branch_timeout_completes_and_reports_the_gap(
     tmp_path: Path, engine: Any, client: ZeebeClient, workers: Workers
 ) -> None:
-    # stop the shared workers so that only a worker set without the AST branch serves jobs
+    # stop the shared workers; serve the AST dispatch with a worker that accepts the job and
+    # never reports back (a heavy worker that died after taking the work)
     await workers.close()
     partial = Workers(engine.channel(), skip_heavy={"ast"})
+    lost = ZeebeTaskRouter()
+
+    @lost.task(task_type="reviewflow.ast-analysis")
+    async def accept_and_vanish() -> dict[str, Any]:
+        return {}
+
+    black_hole = ZeebeWorker(engine.channel())
+    black_hole.include_router(lost)
+    hole = asyncio.create_task(black_hole.work())
     try:
         repo = make_sample_repo(tmp_path / "repo")
         run = await review(client, repo, heavy_timeout="PT2S")
     finally:
+        await black_hole.stop()
+        await asyncio.gather(hole, return_exceptions=True)
         await partial.close()
         workers.__init__(engine.channel())  # type: ignore[misc]
     assert run.result is not None
