@@ -64,3 +64,15 @@ def test_glob_double_star_matches_root_files() -> None:
 def test_json_schema_uses_file_keys() -> None:
     schema = json_schema()
     assert "baseBranches" in schema["properties"] and schema["additionalProperties"] is False
+
+
+def test_committed_json_schema_is_current() -> None:
+    import json
+    from pathlib import Path
+
+    committed = json.loads(
+        (Path(__file__).parents[3] / "schema" / "reviewflow.schema.json").read_text()
+    )
+    assert committed == json.loads(json.dumps(json_schema())), (
+        "regenerate schema/reviewflow.schema.json"
+    )
