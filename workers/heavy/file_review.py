@@ -25,7 +25,7 @@ async def _llm_review(
     files: list[ChangedFile],
     gates: dict[str, FileGate],
     context: LoadedContext,
-) -> tuple[list[Suggestion], list[str], dict[str, bool]]:
+) -> tuple[list[Suggestion], list[str]]:
     docs = {d.path: d.text for d in context.docs}
 
     async def one(file: ChangedFile) -> list[Suggestion]:
@@ -51,7 +51,7 @@ async def _llm_review(
             failed.append(f"{file.path}: {result}")
         else:
             suggestions.extend(result)
-    return suggestions, failed, {}
+    return suggestions, failed
 
 
 def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
@@ -67,7 +67,7 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
         if llm.configured:
             reviewer = LlmReviewer(llm, config.model)
             context = ctx.store.get(v["contextArtifact"], LoadedContext)
-            raw, failed, _ = await _llm_review(reviewer, config, to_review, gates, context)
+            raw, failed = await _llm_review(reviewer, config, to_review, gates, context)
             tokens = reviewer.total_tokens
             self_check = None  # the model's own self-check pass already ran
         else:
