@@ -6,10 +6,13 @@ go through :mod:`shared.artifacts` and travel as artifact ids.
 """
 
 import hashlib
+import re
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_GITHUB_REPO = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
 
 
 class Frozen(BaseModel):
@@ -46,22 +49,48 @@ class FileStatus(StrEnum):
 
 
 class ReviewTarget(Frozen):
-    """What is reviewed: a pull request on a host, or two refs of a local repository."""
+    """What is reviewed: a pull request on GitHub, or two refs of a local repository.
 
-    provider: Literal["local"]
-    # the absolute path of the repository
+    ``local``: ``repository`` is the absolute path of the repository, ``base_ref`` and
+    ``head_ref`` the refs given on the command line. ``github``: ``repository`` is
+    ``owner/name`` and ``pr_number`` the pull request; ``installation_id`` is the GitHub App
+    installation the webhook named (not a secret; the App's key stays in the environment).
+    """
+
+    provider: Literal["local", "github"]
     repository: str
-    # the refs given on the command line
     base_ref: str | None = None
     head_ref: str | None = None
+    pr_number: int | None = Field(default=None, ge=1)
+    installation_id: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check_provider_fields(self) -> "ReviewTarget":
+        if self.provider == "github":
+            if not _GITHUB_REPO.fullmatch(self.repository):
+                raise ValueError(f"a GitHub repository is `owner/name`, got {self.repository!r}")
+            if self.pr_number is None:
+                raise ValueError("a GitHub target needs `pr_number`")
+        elif self.pr_number is not None or self.installation_id is not None:
+            raise ValueError("`pr_number` and `installation_id` belong to GitHub targets")
+        return self
 
     @property
     def key(self) -> str:
-        """Stable identity of the review target (used for state and idempotency)."""
+        """Stable identity of the review target (used for state, locks and idempotency)."""
+        if self.provider == "github":
+            return f"github:{self.repository.lower()}#{self.pr_number}"
         digest = hashlib.sha256(
             f"{self.repository}\0{self.base_ref}\0{self.head_ref}".encode()
         ).hexdigest()[:16]
         return f"local:{digest}"
+
+    @property
+    def label(self) -> str:
+        """How the target is named to people."""
+        if self.provider == "github":
+            return f"{self.repository}#{self.pr_number}"
+        return f"{self.repository} ({self.base_ref}..{self.head_ref})"
 
 
 class PullRequestInfo(Frozen):
