@@ -6,7 +6,7 @@ To add a command group, write ``reviewflow/commands/<name>.py`` with
 
 import typer
 
-from reviewflow.commands import engine, review, sample, worker
+from reviewflow.commands import engine, review, sample, webhook, worker
 
 app = typer.Typer(
     name="reviewflow",
@@ -19,6 +19,7 @@ engine.register(app)
 review.register(app)
 worker.register(app)
 sample.register(app)
+webhook.register(app)
 
 
 def main() -> None:

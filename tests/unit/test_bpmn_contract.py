@@ -13,6 +13,14 @@ from pathlib import Path
 import pytest
 
 from shared import contract
+from shared.ingress import (
+    REVIEW_ACTIONS,
+    REVIEW_COMMAND,
+    SECRET_ENV,
+    SIGNATURE_HEADER,
+    START_MESSAGE,
+    TRUSTED_ASSOCIATIONS,
+)
 
 BPMN_PATH = Path(__file__).resolve().parents[2] / "bpmn" / "code_review.bpmn"
 
@@ -145,8 +153,8 @@ def test_every_node_is_reachable_and_only_end_events_are_dead_ends(
     flows: dict[str, ET.Element], flow_nodes: dict[str, ET.Element]
 ) -> None:
     starts = [i for i, e in flow_nodes.items() if local(e.tag) == "startEvent"]
-    assert starts == ["StartEvent_ReviewRequested"]
-    seen = reachable(flows, starts[0])
+    assert sorted(starts) == ["StartEvent_PullRequestWebhook", "StartEvent_ReviewRequested"]
+    seen = reachable(flows, starts[0]) | reachable(flows, starts[1])
     # boundary events are entered through their host
     for e in flow_nodes.values():
         if local(e.tag) == "boundaryEvent" and e.get("attachedToRef") in seen:
@@ -297,11 +305,12 @@ def test_heavy_branch(
 
 
 def test_heavy_branches_have_distinct_messages_and_variables(root: ET.Element) -> None:
-    names = [m.get("name") for m in root.findall("bpmn:message", NS)]
+    messages = [m for m in root.findall("bpmn:message", NS) if m.get("name") != START_MESSAGE]
+    names = [m.get("name") for m in messages]
     assert sorted(names) == sorted(b.message_name for b in contract.HEAVY_BRANCHES)
     keys = [
         m.find("bpmn:extensionElements/zeebe:subscription", NS).get("correlationKey")
-        for m in root.findall("bpmn:message", NS)
+        for m in messages
     ]
     assert len(set(keys)) == len(keys)
 
@@ -425,3 +434,53 @@ def test_shapes_do_not_overlap(root: ET.Element, elements: dict[str, ET.Element]
             bx, by, bw, bh = shapes[b]
             overlap = ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
             assert not overlap, f"{a} overlaps {b}"
+
+
+# ------------------------------------------------------------------ webhook ingress
+
+
+def _webhook_properties(elements: dict[str, ET.Element]) -> dict[str, str]:
+    start = elements["StartEvent_PullRequestWebhook"]
+    return {
+        p.get("name", ""): p.get("value", "")
+        for p in start.findall("bpmn:extensionElements/zeebe:properties/zeebe:property", NS)
+    }
+
+
+def test_webhook_start_event_is_the_connector_contract(
+    root: ET.Element, elements: dict[str, ET.Element]
+) -> None:
+    start = elements["StartEvent_PullRequestWebhook"]
+    ref = start.find("bpmn:messageEventDefinition", NS).get("messageRef")
+    message = next(m for m in root.findall("bpmn:message", NS) if m.get("id") == ref)
+    assert message.get("name") == START_MESSAGE
+    props = _webhook_properties(elements)
+    assert props["inbound.type"] == "io.camunda:webhook:1"
+    assert props["inbound.shouldValidateHmac"] == "enabled"
+    assert props["inbound.hmacHeader"] == SIGNATURE_HEADER
+    assert props["inbound.hmacAlgorithm"] == "sha_256"
+    # the runtime resolves {{secrets.X}} from the env var SECRET_X: the one the CLI reads
+    assert props["inbound.hmacSecret"] == "{{secrets." + SECRET_ENV.removeprefix("SECRET_") + "}}"
+    assert "x-github-delivery" in props["messageIdExpression"]
+    assert "x-github-delivery" in props["resultExpression"]
+    assert props["correlationRequired"] == "required"
+    assert "full_name" in props["correlationKeyExpression"]
+
+
+def test_webhook_activation_condition_names_exactly_the_review_actions(
+    elements: dict[str, ET.Element],
+) -> None:
+    condition = _webhook_properties(elements)["activationCondition"]
+    listed = set(re.findall(r'"([a-z_]+)"', condition.split("list contains([", 1)[1].split("]")[0]))
+    assert listed == set(REVIEW_ACTIONS)
+    assert REVIEW_COMMAND in condition
+    assert sorted(TRUSTED_ASSOCIATIONS) == sorted(
+        re.findall(r'"([A-Z]+)"', condition.rsplit("list contains([", 1)[1].split("]")[0])
+    )
+
+
+def test_webhook_maps_only_what_the_process_needs(elements: dict[str, ET.Element]) -> None:
+    result = _webhook_properties(elements)["resultExpression"]
+    top_level = re.findall(r"[{,]\s*([A-Za-z]+):", result)
+    assert {"reviewRunId", "target", "trigger", "deliveryId"} <= set(top_level)
+    assert "request.body}" not in result and "request.headers}" not in result

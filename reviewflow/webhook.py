@@ -1,0 +1,104 @@
+"""``reviewflow webhook serve``: the GitHub webhook endpoint without a connectors runtime.
+
+It serves ``POST /inbound/{context}`` (the connectors runtime's URL shape, so a GitHub webhook
+moves between the two by changing only the host) and applies the same contract as the webhook
+connector start event in ``bpmn/code_review.bpmn``; see :mod:`shared.ingress`. The secret is
+read from ``SECRET_GITHUB_WEBHOOK_SECRET``, the variable the connectors runtime reads.
+
+Answers: 202 a review was requested (or queued behind the PR's running review), 200 a delivery
+that asks for nothing (with the reason) or a delivery already received, 400 a malformed body,
+401 a bad or missing signature, 404 an unknown context, 503 the engine could not be reached
+(GitHub shows the failed delivery, which can be redelivered: nothing is lost).
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from pyzeebe import ZeebeClient
+from pyzeebe.errors import MessageAlreadyExistsError, ZeebeError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shared.ingress import (
+    START_MESSAGE,
+    START_MESSAGE_TTL_MS,
+    Ignored,
+    Rejected,
+    StartReview,
+    decide,
+)
+
+logger = logging.getLogger("reviewflow.webhook")
+
+DEFAULT_CONTEXT = "reviewflow-github"
+
+# publishes the start message; returns False when Zeebe already has this message id
+Publisher = Callable[[StartReview], Awaitable[bool]]
+
+
+def zeebe_publisher(client: ZeebeClient) -> Publisher:
+    async def publish(start: StartReview) -> bool:
+        try:
+            await client.publish_message(
+                START_MESSAGE,
+                start.correlation_key,
+                variables=start.variables,
+                time_to_live_in_milliseconds=START_MESSAGE_TTL_MS,
+                message_id=start.message_id,
+            )
+        except MessageAlreadyExistsError:
+            return False
+        return True
+
+    return publish
+
+
+def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) -> Starlette:
+    if not secret:
+        raise ValueError(
+            "no webhook secret: set SECRET_GITHUB_WEBHOOK_SECRET (the same value as the "
+            "GitHub webhook's secret)"
+        )
+
+    async def inbound(request: Request) -> JSONResponse:
+        if request.path_params["context"] != context:
+            return JSONResponse({"error": "unknown webhook"}, status_code=404)
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        decision = decide(secret, headers, body)
+        delivery = headers.get("x-github-delivery", "?")[:100]
+        if isinstance(decision, Rejected):
+            logger.warning("delivery %s rejected: %s", delivery, decision.reason)
+            return JSONResponse({"error": decision.reason}, status_code=decision.status)
+        if isinstance(decision, Ignored):
+            logger.info("delivery %s ignored: %s", delivery, decision.reason)
+            return JSONResponse({"status": "ignored", "reason": decision.reason})
+        try:
+            fresh = await publish(decision)
+        except (ZeebeError, grpc.RpcError, OSError) as exc:
+            logger.error("delivery %s: the engine refused the message: %s", delivery, exc)
+            return JSONResponse(
+                {"error": f"the engine is unavailable ({type(exc).__name__}); redeliver later"},
+                status_code=503,
+            )
+        result: dict[str, Any] = {
+            "status": "accepted" if fresh else "duplicate",
+            "pullRequest": decision.correlation_key,
+            "reviewRunId": decision.variables["reviewRunId"],
+        }
+        logger.info("delivery %s: %s %s", delivery, result["status"], decision.correlation_key)
+        return JSONResponse(result, status_code=202 if fresh else 200)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "UP"})
+
+    return Starlette(
+        routes=[
+            Route("/inbound/{context}", inbound, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,170 @@
+"""GitHub webhook ingress: which deliveries start a review, and what the process receives.
+
+This is the contract of the webhook connector start event in ``bpmn/code_review.bpmn``
+(``X-Hub-Signature-256`` HMAC, activation condition, result expression, message id), written
+once in Python so that it is unit-tested and served by ``reviewflow webhook serve`` where no
+connectors runtime runs. Both publish the same start message:
+
+- name :data:`START_MESSAGE`, message id = the ``X-GitHub-Delivery`` header (a redelivery of
+  the same delivery is refused by Zeebe while the first message is buffered: one review);
+- correlation key = ``owner/name#number``. Zeebe starts at most one instance per correlation
+  key at a time and buffers the next message until that instance ends: a push that arrives
+  while its PR is being reviewed is reviewed right after, and only its new commits are. Two
+  runs never post on the same PR at once.
+- variables: only what the process needs (the target, the trigger, and the delivery id as
+  the run id), never the payload (it is untrusted and large) and never a secret.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from shared.models import Frozen, ReviewTarget
+
+START_MESSAGE = "reviewflow.review-requested"
+# a queued push waits at most this long for the run before it to end
+START_MESSAGE_TTL_MS = 3_600_000
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+EVENT_HEADER = "X-GitHub-Event"
+DELIVERY_HEADER = "X-GitHub-Delivery"
+# the env var the connectors runtime reads as `{{secrets.GITHUB_WEBHOOK_SECRET}}`
+SECRET_ENV = "SECRET_GITHUB_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
+
+REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
+# "/reviewflow review" in a PR comment by someone with write access forces a review
+REVIEW_COMMAND = "/reviewflow review"
+TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+# a delivery id becomes the run id, which names files of the artifact store
+_DELIVERY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class StartReview(Frozen):
+    """Publish the start message: the review of one PR."""
+
+    kind: Literal["start"] = "start"
+    message_id: str
+    correlation_key: str
+    variables: dict[str, Any]
+
+
+class Ignored(Frozen):
+    """A valid delivery that asks for no review (answered 200 with the reason)."""
+
+    kind: Literal["ignored"] = "ignored"
+    reason: str
+
+
+class Rejected(Frozen):
+    """A delivery refused (answered with ``status``); nothing starts."""
+
+    kind: Literal["rejected"] = "rejected"
+    status: int
+    reason: str
+
+
+Decision = StartReview | Ignored | Rejected
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    if not header or not secret:
+        return False
+    return hmac.compare_digest(signature(secret, body), header.strip())
+
+
+def pr_key(repository: str, number: int) -> str:
+    return f"{repository.lower()}#{number}"
+
+
+def decide(secret: str, headers: dict[str, str], body: bytes) -> Decision:
+    """What to do with one delivery. ``headers`` keys are lower-case."""
+    if len(body) > MAX_BODY_BYTES:
+        return Rejected(status=413, reason="payload too large")
+    if not signature_valid(secret, body, headers.get(SIGNATURE_HEADER.lower())):
+        return Rejected(status=401, reason=f"missing or invalid {SIGNATURE_HEADER}")
+    event = headers.get(EVENT_HEADER.lower(), "")
+    delivery = headers.get(DELIVERY_HEADER.lower(), "").strip()
+    if not _DELIVERY.match(delivery):
+        return Rejected(status=400, reason=f"missing or invalid {DELIVERY_HEADER}")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return Rejected(status=400, reason="the body is not JSON")
+    if not isinstance(payload, dict):
+        return Rejected(status=400, reason="the body is not a JSON object")
+    if event == "ping":
+        return Ignored(reason="ping")
+    try:
+        if event == "pull_request":
+            return _pull_request(payload, delivery)
+        if event == "issue_comment":
+            return _issue_comment(payload, delivery)
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        return Rejected(status=400, reason=f"malformed {event} payload: {_short(exc)}")
+    return Ignored(reason=f"event {event or '(none)'} does not start a review")
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return str(exc)[:200]
+
+
+def _target(payload: dict[str, Any], number: int) -> ReviewTarget:
+    installation = payload.get("installation") or {}
+    return ReviewTarget(
+        provider="github",
+        repository=str(payload["repository"]["full_name"]),
+        pr_number=number,
+        installation_id=installation.get("id"),
+    )
+
+
+def _start(target: ReviewTarget, trigger: str, delivery: str) -> StartReview:
+    assert target.pr_number is not None
+    return StartReview(
+        message_id=delivery,
+        correlation_key=pr_key(target.repository, target.pr_number),
+        variables={
+            "reviewRunId": delivery,
+            "target": target.model_dump(mode="json", exclude_none=True),
+            "trigger": trigger,
+            "deliveryId": delivery,
+        },
+    )
+
+
+def _pull_request(payload: dict[str, Any], delivery: str) -> Decision:
+    action = str(payload["action"])
+    number = int(payload["pull_request"]["number"])
+    target = _target(payload, number)
+    if action not in REVIEW_ACTIONS:
+        return Ignored(reason=f"pull_request action {action!r} does not start a review")
+    if payload["pull_request"].get("state") == "closed":
+        return Ignored(reason="the pull request is closed")
+    return _start(target, action, delivery)
+
+
+def _issue_comment(payload: dict[str, Any], delivery: str) -> Decision:
+    if payload.get("action") != "created":
+        return Ignored(reason="only new comments can ask for a review")
+    issue = payload["issue"]
+    comment = payload["comment"]
+    if not issue.get("pull_request"):
+        return Ignored(reason="the comment is not on a pull request")
+    if not str(comment.get("body", "")).strip().startswith(REVIEW_COMMAND):
+        return Ignored(reason=f"the comment is not a {REVIEW_COMMAND} command")
+    if comment.get("author_association") not in TRUSTED_ASSOCIATIONS:
+        return Ignored(reason=f"{REVIEW_COMMAND} needs an owner, member or collaborator")
+    return _start(_target(payload, int(issue["number"])), "command", delivery)

@@ -1,0 +1,98 @@
+"""The webhook endpoint's HTTP answers, with the engine replaced by a recording publisher."""
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from reviewflow.webhook import create_app
+from shared.ingress import StartReview
+from tests.support.webhooks import delivery, payload
+
+SECRET = "webhook-test-secret"
+URL = "/inbound/reviewflow-github"
+
+
+class Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.published: list[StartReview] = []
+        self.seen: set[str] = set()
+        self.fail = fail
+
+    async def __call__(self, start: StartReview) -> bool:
+        if self.fail:
+            raise ConnectionRefusedError(111, "connection refused")
+        if start.message_id in self.seen:
+            return False
+        self.seen.add(start.message_id)
+        self.published.append(start)
+        return True
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def client(recorder: Recorder) -> TestClient:
+    return TestClient(create_app(SECRET, recorder))
+
+
+def post(client: TestClient, event: str, body: Any, **kwargs: Any) -> Any:
+    headers, raw = delivery(SECRET, event, body, **kwargs)
+    return client.post(URL, content=raw, headers=headers)
+
+
+def test_opened_is_accepted_and_published(client: TestClient, recorder: Recorder) -> None:
+    response = post(client, "pull_request", payload("pull_request.opened.payload"))
+    assert response.status_code == 202
+    assert response.json()["pullRequest"] == "codertocat/hello-world#2"
+    assert len(recorder.published) == 1
+
+
+def test_the_same_delivery_twice_publishes_once(client: TestClient, recorder: Recorder) -> None:
+    body = payload("pull_request.opened.payload")
+    first = post(client, "pull_request", body, delivery_id="same")
+    second = post(client, "pull_request", body, delivery_id="same")
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json()["status"] == "duplicate"
+    assert len(recorder.published) == 1
+
+
+def test_unsigned_is_401_and_publishes_nothing(client: TestClient, recorder: Recorder) -> None:
+    response = post(client, "pull_request", payload("pull_request.opened.payload"), signed=False)
+    assert response.status_code == 401
+    assert recorder.published == []
+
+
+def test_labeled_is_200_ignored_with_reason(client: TestClient, recorder: Recorder) -> None:
+    response = post(client, "pull_request", payload("pull_request.labeled.payload"))
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored"
+    assert "labeled" in response.json()["reason"]
+    assert recorder.published == []
+
+
+def test_malformed_body_is_400_and_the_server_keeps_serving(
+    client: TestClient, recorder: Recorder
+) -> None:
+    assert post(client, "pull_request", b"{broken").status_code == 400
+    assert post(client, "pull_request", payload("pull_request.opened.payload")).status_code == 202
+
+
+def test_unknown_context_is_404(client: TestClient) -> None:
+    headers, raw = delivery(SECRET, "pull_request", payload("pull_request.opened.payload"))
+    assert client.post("/inbound/other", content=raw, headers=headers).status_code == 404
+
+
+def test_engine_down_is_503_so_github_can_redeliver() -> None:
+    client = TestClient(create_app(SECRET, Recorder(fail=True)))
+    response = post(client, "pull_request", payload("pull_request.opened.payload"))
+    assert response.status_code == 503
+    assert "redeliver" in response.json()["error"]
+
+
+def test_no_secret_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="SECRET_GITHUB_WEBHOOK_SECRET"):
+        create_app("", Recorder())
