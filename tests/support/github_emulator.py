@@ -102,6 +102,8 @@ class RecordedRequest:
     timestamp: float
     status: int = 0
     login: str | None = None
+    # GraphQL: the operation, e.g. "query ReviewThreads"
+    operation: str | None = None
 
 
 @dataclass
@@ -286,6 +288,7 @@ class _Ctx:
     headers: dict[str, str]
     login: str = ""
     token: _Token | None = None
+    operation: str | None = None
 
     def json(self) -> dict[str, Any]:
         if not self.body.strip():
@@ -767,6 +770,13 @@ class GitHubEmulator:
                 installations={k.lower(): v for k, v in installations.items()},
             )
 
+    def expire_tokens(self) -> None:
+        """Expire every installation token issued so far (they answer 401 from now on)."""
+        with self._lock:
+            for token in self._tokens.values():
+                if token.installation_id is not None:
+                    token.expires_at = 0.0
+
     def add_reaction(self, repo: str, comment_id: int, content: str, user: str = "bob") -> None:
         """``user`` reacts to review comment ``comment_id``."""
         if content not in REACTIONS:
@@ -963,6 +973,7 @@ class GitHubEmulator:
         with self._lock:
             record.status = reply.status
             record.login = ctx.login or None
+            record.operation = ctx.operation
         return reply
 
     def _pipeline(self, ctx: _Ctx, request_id: int) -> _Reply:
@@ -1845,14 +1856,27 @@ class GitHubEmulator:
                 )
                 return (error, "", 0)
             if start.hunk != anchor.hunk:
-                text = (
-                    "pull_request_review_thread.start_line must be part of the same hunk as "
-                    "the line."
+                return (
+                    _AnchorError(
+                        "start_line",
+                        "pull_request_review_thread.start_line must be part of the same hunk as "
+                        "the line.",
+                        "Pull request review thread start line must be part of the same hunk as "
+                        "the line.",
+                    ),
+                    "",
+                    0,
                 )
-                return (_AnchorError("start_line", text, text), "", 0)
-            if start.position > anchor.position:
-                text = "pull_request_review_thread.start_line must precede the end line."
-                return (_AnchorError("start_line", text, text), "", 0)
+            if start.position >= anchor.position:
+                return (
+                    _AnchorError(
+                        "start_line",
+                        "pull_request_review_thread.start_line must precede the end line.",
+                        "Pull request review thread start line must precede the end line.",
+                    ),
+                    "",
+                    0,
+                )
         hunk = diff.hunks[anchor.hunk]
         return (None, "\n".join(hunk[: anchor.index + 1]), anchor.position)
 
@@ -2226,6 +2250,7 @@ class GitHubEmulator:
             return _Reply(200, {"errors": [{"message": "A query attribute must be specified"}]})
         match = _OPERATION.search(query)
         operation = f"{match.group(1)} {match.group(2)}" if match else ""
+        ctx.operation = operation or None
         handlers: dict[str, Callable[[_Ctx, str, dict[str, Any]], dict[str, Any]]] = {
             "query ReviewThreads": self._gql_review_threads,
             "mutation ResolveThread": self._gql_resolve,

@@ -348,6 +348,16 @@ def test_review_comment_anchor_must_be_in_the_diff(
     )
     assert unresolved_start.status_code == 422
     assert unresolved_start.json()["errors"][0]["field"] == "pull_request_review_thread.start_line"
+    same_line = client.post(
+        url,
+        json={"body": "x", "commit_id": sha, "path": "app.py", "line": 10, "start_line": 10},
+    )
+    assert same_line.status_code == 422
+    assert "must precede the end line" in same_line.json()["errors"][0]["message"]
+    by_branch = client.post(
+        url, json={"body": "x", "commit_id": "feature", "path": "app.py", "line": 10}
+    )
+    assert by_branch.status_code == 422  # commit_id is a sha, not a ref name
     assert gh.review_comments(REPO, 1) == []
 
     # a changed line, a context line in the hunk, and a multi-line range in one hunk
@@ -406,6 +416,17 @@ def test_review_with_one_bad_anchor_creates_nothing(
     assert refused.status_code == 422
     assert refused.json()["message"] == "Unprocessable Entity"
     assert refused.json()["errors"] == ["Line could not be resolved"]
+    cross_hunk = {"path": "app.py", "start_line": 12, "line": 31, "body": "range"}
+    wrong_path = {"path": "docs/guide.md", "line": 1, "body": "not in the diff"}
+    for comment, error in (
+        (cross_hunk, "Pull request review thread start line must be part of the same hunk"),
+        (wrong_path, "Path could not be resolved"),
+    ):
+        response = client.post(
+            f"/repos/{REPO}/pulls/1/reviews",
+            json={"commit_id": sha, "body": "r", "event": "COMMENT", "comments": [good, comment]},
+        )
+        assert response.status_code == 422 and response.json()["errors"][0].startswith(error)
     assert gh.reviews(REPO, 1) == [] and gh.review_comments(REPO, 1) == []
     assert client.get(f"/repos/{REPO}/pulls/1/reviews").json() == []
 
@@ -445,8 +466,10 @@ def test_review_events_and_own_pull_request(gh: GitHubEmulator, client: httpx.Cl
 
 
 def test_rate_limit_headers_and_exhaustion(gh: GitHubEmulator, client: httpx.Client) -> None:
-    gh.set_rate_limit(3, 0.5)
-    url = f"/repos/{REPO}/pulls/1"
+    window = 1.5
+    started = time.time()
+    gh.set_rate_limit(3, window)
+    url = f"/repos/{REPO}"  # a cheap endpoint: the test depends on timing
     remaining = []
     for _ in range(3):
         response = client.get(url)
@@ -456,16 +479,20 @@ def test_rate_limit_headers_and_exhaustion(gh: GitHubEmulator, client: httpx.Cli
         remaining.append(int(response.headers["x-ratelimit-remaining"]))
     assert remaining == [2, 1, 0]
     assert response.headers["x-ratelimit-used"] == "3"
-    exhausted = client.get(url)
+    exhausted = client.get(f"/repos/{REPO}/pulls/1")
     assert exhausted.status_code == 403
     assert exhausted.json()["message"].startswith("API rate limit exceeded for installation")
     assert exhausted.headers["x-ratelimit-remaining"] == "0"
     reset = int(exhausted.headers["x-ratelimit-reset"])
-    assert time.time() <= reset <= time.time() + 2
-    assert client.get(url).status_code == 403  # still exhausted
-    time.sleep(0.55)  # the window (0.5 s) has passed; the header rounds the reset up
+    assert started + window <= reset <= started + window + 1
+    if time.time() < started + window - 0.2:
+        assert client.get(url).status_code == 403  # still exhausted
+    time.sleep(max(0.0, started + window - time.time()) + 0.05)
     again = client.get(url)
     assert again.status_code == 200 and again.headers["x-ratelimit-remaining"] == "2"
+    graphql_budget = client.post("/graphql", json={"query": "query Nope { x }"})
+    assert graphql_budget.headers["x-ratelimit-resource"] == "graphql"
+    assert graphql_budget.headers["x-ratelimit-limit"] == "5000"
 
 
 def test_injected_failures(gh: GitHubEmulator, client: httpx.Client) -> None:
@@ -533,6 +560,8 @@ def test_graphql_review_threads_and_resolve(gh: GitHubEmulator, client: httpx.Cl
     nodes = threads["nodes"] + rest["nodes"]
     assert {n["comments"]["nodes"][0]["databaseId"] for n in nodes} == ids
     assert not any(n["isResolved"] for n in nodes)
+    assert gh.requests[-1].path == "/graphql"
+    assert gh.requests[-1].operation == "query ReviewThreads"
 
     target = nodes[0]["id"]
     resolved = graphql(client, RESOLVE, threadId=target)
@@ -630,3 +659,5 @@ def test_app_jwt_buys_an_installation_token(gh: GitHubEmulator) -> None:
         posted = c.post(f"/repos/{REPO}/issues/1/comments", json={"body": "hi"}, headers=auth)
         assert posted.status_code == 201
         assert posted.json()["user"]["login"] == "reviewflow[bot]"
+        gh.expire_tokens()
+        assert c.get(f"/repos/{REPO}/pulls/1", headers=auth).status_code == 401
