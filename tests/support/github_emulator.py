@@ -22,6 +22,31 @@ What each request goes through, in this order:
 
 Lists paginate with ``per_page`` (default 30, at most 100) and ``page`` and a ``Link`` header of
 absolute URLs (``next``/``last`` and ``first``/``prev``).
+
+REST, under ``/repos/{owner}/{repo}`` (names are case-insensitive):
+
+* ``GET`` the repository; ``GET /pulls`` (``state``, ``head``, ``base``); ``GET|PATCH
+  /pulls/{n}``; ``GET /pulls/{n}/files`` (merge-base diff with renames, at most 3000);
+  ``GET /pulls/{n}/commits`` (at most 250);
+* ``GET /compare/{base}...{head}`` (without ``page``/``per_page``: up to 250 commits, no Link;
+  ``files`` only on page 1, at most 300); ``GET /commits/{ref}``; ``GET /contents/{path}?ref=``;
+  ``GET /git/trees/{ref}?recursive=1``;
+* ``GET|POST /issues/{n}/comments``, ``GET|PATCH|DELETE /issues/comments/{id}``;
+* ``GET|POST /pulls/{n}/comments`` (``in_reply_to`` replies), ``POST
+  /pulls/{n}/comments/{id}/replies``, ``GET /pulls/comments``, ``GET|PATCH|DELETE
+  /pulls/comments/{id}``, ``GET|POST /pulls/comments/{id}/reactions``;
+* ``GET|POST /pulls/{n}/reviews``, ``GET /pulls/{n}/reviews/{id}``;
+* App: ``GET /repos/{o}/{r}/installation`` and ``POST /app/installations/{id}/access_tokens``
+  (App JWT only); ``GET /rate_limit``.
+
+Review comment anchors follow GitHub: ``line`` (and ``start_line``) on their side of a hunk of
+the file's diff at ``commit_id`` (a sha of one of the pull request's commits), both in the same
+hunk, ``start_line`` before ``line``; a standalone review comment gets its own COMMENTED review,
+and every top-level review comment opens a review thread.
+
+GraphQL (``POST /graphql``) dispatches on the operation: ``query ReviewThreads``, ``mutation
+ResolveThread`` / ``UnresolveThread``, ``query Blobs`` (aliased ``object(expression:
+"REV:PATH")`` fields); anything else answers ``{"errors": [...]}``.
 """
 
 from __future__ import annotations
@@ -575,9 +600,9 @@ def _fill_from_section(diff: _FileDiff, section: list[bytes]) -> None:
         if prefix not in (b" ", b"+", b"-", b"\\"):
             continue
         hunk.append(raw.decode(errors="replace"))
+        position += 1  # every line of the patch counts, "\ No newline at end of file" too
         if prefix == b"\\":
             continue
-        position += 1
         anchor = _Anchor(hunk=len(diff.hunks) - 1, index=len(hunk) - 1, position=position)
         if prefix == b" ":
             diff.anchors[("LEFT", old_line)] = anchor
@@ -657,6 +682,7 @@ class GitHubEmulator:
         self._sock: socket.socket | None = None
         self._port: int | None = None
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"/pulls"), self._list_pulls),
             ("GET", re.compile(r"/pulls/(\d+)"), self._get_pull),
             ("PATCH", re.compile(r"/pulls/(\d+)"), self._patch_pull),
             ("GET", re.compile(r"/pulls/(\d+)/files"), self._pull_files),
@@ -1496,6 +1522,22 @@ class GitHubEmulator:
 
     def _get_repo(self, ctx: _Ctx, repo: _Repo, m: re.Match[str]) -> _Reply:
         return _Reply(200, self._repo_json(repo))
+
+    def _list_pulls(self, ctx: _Ctx, repo: _Repo, m: re.Match[str]) -> _Reply:
+        state = ctx.query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _validation("PullRequest", "state", "invalid")
+        head = ctx.query.get("head")  # "owner:branch"
+        base = ctx.query.get("base")
+        with self._lock:
+            pulls = [
+                p
+                for p in sorted(repo.pulls.values(), key=lambda p: p.number, reverse=True)
+                if (state == "all" or p.state == state)
+                and (base is None or p.base == base)
+                and (head is None or head.split(":", 1)[-1] == p.head)
+            ]
+        return self._list(ctx, [self._pull_json(repo, p) for p in pulls])
 
     def _get_pull(self, ctx: _Ctx, repo: _Repo, m: re.Match[str]) -> _Reply:
         return _Reply(200, self._pull_json(repo, self._pull_or_404(repo, m.group(1))))

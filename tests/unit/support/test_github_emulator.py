@@ -165,6 +165,9 @@ def test_pull_request_shape_and_live_head(
     git(repo, "reset", "-q", "--hard", old_head)
     assert head_sha(client) == old_head
 
+    listed = client.get(f"/repos/{REPO}/pulls", params={"head": "acme:feature"}).json()
+    assert [p["number"] for p in listed] == [1]
+    assert client.get(f"/repos/{REPO}/pulls", params={"state": "closed"}).json() == []
     patched = client.patch(f"/repos/{REPO}/pulls/1", json={"body": "new body"})
     assert patched.status_code == 200 and patched.json()["body"] == "new body"
     assert gh.pull(REPO, 1)["body"] == "new body"
