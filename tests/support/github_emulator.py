@@ -2258,6 +2258,14 @@ class GitHubEmulator:
             )
         now = time.time()
         with self._lock:
+            if event is None and any(
+                r.repo == repo.full_name
+                and r.number == pull.number
+                and r.user == ctx.login
+                and r.state == "PENDING"
+                for r in self._reviews.values()
+            ):
+                raise _unprocessable("User can only have one pending review per pull request")
             review = _Review(
                 id=self._next_id("review"),
                 repo=repo.full_name,

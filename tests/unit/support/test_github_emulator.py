@@ -463,6 +463,9 @@ def test_review_events_and_own_pull_request(gh: GitHubEmulator, client: httpx.Cl
     requested = client.post(url, json={"event": "REQUEST_CHANGES", "body": "fix it"})
     assert requested.json()["state"] == "CHANGES_REQUESTED"
     assert [r["state"] for r in gh.reviews(REPO, 1)] == ["APPROVED", "CHANGES_REQUESTED"]
+    pending = client.post(url, json={"body": "draft"})
+    assert pending.status_code == 200 and pending.json()["state"] == "PENDING"
+    assert client.post(url, json={"body": "another"}).status_code == 422
 
 
 # ---- rate limits and injected failures ----------------------------------------------------
