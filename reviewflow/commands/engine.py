@@ -1,4 +1,4 @@
-"""``reviewflow engine up|down|status|logs``: the Zeebe engine the pipeline runs on.
+"""``reviewflow engine up|down|status|logs|incidents``: the Zeebe engine the pipeline runs on.
 
 Which engine:
 
@@ -9,6 +9,7 @@ Which engine:
 """
 
 import asyncio
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -24,7 +25,7 @@ from reviewflow.engine.docker import (
     DockerStatus,
 )
 from reviewflow.engine.java import JavaNotFoundError
-from reviewflow.engine.local import EngineError, EngineStatus, LocalEngine
+from reviewflow.engine.local import EngineError, EngineStatus, IncidentRecord, LocalEngine
 from reviewflow.engine.versions import TARGET_CAMUNDA_VERSION, ZEEBE_VERSION
 
 engine_app = typer.Typer(
@@ -204,3 +205,59 @@ def logs(
         err.print("no engine log yet")
         raise typer.Exit(code=1)
     typer.echo(text)
+
+
+def _print_incident(incident: IncidentRecord) -> None:
+    at = incident.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+    job = f"  job {incident.job_key}" if incident.job_key is not None else ""
+    state = "" if incident.intent == "CREATED" else " (resolved)"
+    out.print(
+        f"incident {incident.incident_key}{state}  {at}  {escape(incident.bpmn_process_id)} "
+        f"instance {incident.process_instance_key}  element {escape(incident.element_id)}{job}"
+    )
+    message = incident.error_message.strip().replace("\n", "\n    ")
+    out.print(f"  {escape(incident.error_type)}: {escape(message)}")
+
+
+@engine_app.command()
+def incidents(
+    show_all: Annotated[bool, typer.Option("--all", help="Also list the resolved ones.")] = False,
+) -> None:
+    """List the local engine's open incidents (jobs out of retries, failed expressions...)."""
+    if _settings().external:
+        raise _fail(
+            "ZEEBE_ADDRESS is set: the incidents of an external cluster are in its Operate "
+            "(or its REST API: POST /v2/incidents/search)."
+        )
+    engine = LocalEngine()
+    if not engine.incidents_path.is_file():
+        raise _fail(
+            f"no incident records at {engine.incidents_path}: the engine of this state dir was "
+            "never started, or was started by an older reviewflow. Start it with `reviewflow "
+            "engine up` (if it runs, `reviewflow engine down` first)."
+        )
+    record = engine.read_pid_record()
+    if record is None or not engine.owns_process(record):
+        out.print("(the engine is not running: these are the records of its last run)")
+    records = engine.incidents()
+    if show_all:
+        resolved = {r.incident_key for r in records if r.intent == "RESOLVED"}
+        listed = [
+            r if r.incident_key not in resolved else replace(r, intent="RESOLVED")
+            for r in records
+            if r.intent == "CREATED"
+        ]
+    else:
+        listed = engine.open_incidents()
+    if not listed:
+        out.print("no open incidents" if not show_all else "no incidents recorded")
+        return
+    for incident in listed:
+        _print_incident(incident)
+    if any(r.intent == "CREATED" for r in listed):
+        rest = engine.rest_url
+        out.print(
+            "To resolve one: fix the cause, give the job retries again "
+            f'(PATCH {rest}/v2/jobs/<job>  {{"changeset": {{"retries": 3}}}}), then '
+            f"POST {rest}/v2/incidents/<incident>/resolution  {{}} (JSON)."
+        )

@@ -4,7 +4,8 @@ Layout:
 
 - downloads: ``<cache>/downloads/camunda-zeebe-<v>.tar.gz`` (fetched once with Maven, sha1-checked)
 - distribution: ``<cache>/dist/camunda-zeebe-<v>/`` (extracted once)
-- per state dir: ``<state>/engine/{application.yaml, broker.pid, broker.log, data/}``
+- per state dir: ``<state>/engine/{application.yaml, log4j2-records.xml, broker.pid, broker.log,
+  incidents.jsonl, data/}``
 
 ``<cache>`` is ``$REVIEWFLOW_CACHE_DIR`` or ``~/.cache/reviewflow``; ``<state>`` is
 ``$REVIEWFLOW_STATE_DIR`` or ``~/.local/state/reviewflow``.
@@ -13,6 +14,27 @@ The broker reads our ``application.yaml`` through ``SPRING_CONFIG_ADDITIONAL_LOC
 be *additional*: ``SPRING_CONFIG_LOCATION`` would replace the distribution's built-in
 ``application.properties``, which excludes Spring Security's and LDAP's auto-configuration;
 without it the REST API answers 401 and ``/actuator/health`` reports DOWN (LDAP probe).
+
+Incidents: 8.6 without secondary storage has no incident search (no Operate, REST search off),
+so the broker runs its built-in ``DebugLogExporter`` (exporter id ``reviewflowincidents``, so it
+logs through the logger ``io.camunda.zeebe.broker.exporter.reviewflowincidents``) and a log4j2
+override sends only the INCIDENT records it logs, one JSON record per line, to
+``incidents.jsonl``; every other record is serialized by the exporter and dropped by the
+logger's filter, never written. :func:`read_incidents` parses the file and
+:func:`open_incidents` keeps the unresolved ones (``reviewflow engine incidents``).
+
+The override is composed with Spring Boot's ``logging.log4j2.config.override``, which only
+works when ``logging.config`` names the base configuration too: without it Spring Boot composes
+the override onto the configuration log4j already started, whose XML is gone by then ("No
+logging configuration"), and the broker's own log is lost. So ``logging.config`` names the
+distribution's ``config/log4j2.xml``.
+
+Disk and start-up cost: the debug exporter never acknowledges a position, so the broker never
+compacts its log: ``<state>/engine/data`` keeps every record (a review of the sample repository
+is some hundred records, about half a megabyte) and grows in 32 MB segments, and every start
+re-exports the whole log. That is why ``incidents.jsonl`` is emptied on each start: the
+re-export writes it again, exact, from the log. To start afresh, ``reviewflow engine down`` and
+delete ``<state>/engine/data``.
 
 Only a process this engine started is ever signalled: the pid file records the process start
 time, and ``down()`` checks it (and that the process is a Zeebe broker) before sending anything.
@@ -32,10 +54,11 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
+from xml.sax.saxutils import quoteattr
 
 import httpx
 import yaml
@@ -55,6 +78,12 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_JAVA_OPTS = "-Xms512m -Xmx1g"
 DEFAULT_START_TIMEOUT = 180.0
 DEFAULT_STOP_TIMEOUT = 30.0
+
+# the exporter that writes incident records (see the module docstring)
+INCIDENT_EXPORTER_ID = "reviewflowincidents"
+INCIDENT_EXPORTER_CLASS = "io.camunda.zeebe.broker.exporter.debug.DebugLogExporter"
+# the logger an exporter gets from its context: "io.camunda.zeebe.broker.exporter." + its id
+INCIDENT_EXPORTER_LOGGER = f"io.camunda.zeebe.broker.exporter.{INCIDENT_EXPORTER_ID}"
 
 ENV_STATE_DIR = "REVIEWFLOW_STATE_DIR"
 ENV_CACHE_DIR = "REVIEWFLOW_CACHE_DIR"
@@ -195,6 +224,102 @@ class PidRecord:
         )
 
 
+# --- incidents -------------------------------------------------------------------------------
+
+IncidentIntent = Literal["CREATED", "RESOLVED"]
+_INCIDENT_INTENTS: tuple[str, ...] = get_args(IncidentIntent)
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """One INCIDENT event as the broker exported it (a line of ``incidents.jsonl``)."""
+
+    incident_key: int
+    intent: IncidentIntent
+    process_instance_key: int
+    bpmn_process_id: str
+    element_id: str
+    element_instance_key: int
+    job_key: int | None  # None when the incident is not a job's (an expression, a mapping...)
+    error_type: str  # JOB_NO_RETRIES, EXTRACT_VALUE_ERROR, CONDITION_ERROR...
+    error_message: str
+    partition_id: int
+    position: int
+    timestamp: dt.datetime
+
+
+def _as_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"not an integer: {value!r}")
+    return value
+
+
+def parse_incident_record(line: str) -> IncidentRecord | None:
+    """The incident event on this line; None for anything else (other value types, commands,
+    rejections, a line the broker is still writing)."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    intent = data.get("intent")
+    if (
+        data.get("valueType") != "INCIDENT"
+        or data.get("recordType") != "EVENT"
+        or intent not in _INCIDENT_INTENTS
+    ):
+        return None
+    value = data.get("value")
+    if not isinstance(value, dict):
+        return None
+    try:
+        job_key = _as_int(value.get("jobKey", -1))
+        return IncidentRecord(
+            incident_key=_as_int(data["key"]),
+            intent="CREATED" if intent == "CREATED" else "RESOLVED",
+            process_instance_key=_as_int(value["processInstanceKey"]),
+            bpmn_process_id=str(value.get("bpmnProcessId", "")),
+            element_id=str(value.get("elementId", "")),
+            element_instance_key=_as_int(value.get("elementInstanceKey", -1)),
+            job_key=job_key if job_key > 0 else None,
+            error_type=str(value.get("errorType", "")),
+            error_message=str(value.get("errorMessage", "")),
+            partition_id=_as_int(data.get("partitionId", 1)),
+            position=_as_int(data["position"]),
+            timestamp=dt.datetime.fromtimestamp(_as_int(data["timestamp"]) / 1000, dt.UTC),
+        )
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def read_incidents(path: Path) -> list[IncidentRecord]:
+    """Every incident event in ``path``, in log order, each once. A missing file is no events."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    seen: dict[tuple[int, int], IncidentRecord] = {}
+    for line in text.splitlines():
+        record = parse_incident_record(line)
+        if record is not None:
+            seen.setdefault((record.partition_id, record.position), record)
+    return sorted(seen.values(), key=lambda r: (r.partition_id, r.position))
+
+
+def open_incidents(records: Iterable[IncidentRecord]) -> list[IncidentRecord]:
+    """The CREATED events whose incident has no RESOLVED event, oldest first."""
+    created: dict[int, IncidentRecord] = {}
+    resolved: set[int] = set()
+    for record in records:
+        if record.intent == "CREATED":
+            created.setdefault(record.incident_key, record)
+        else:
+            resolved.add(record.incident_key)
+    still_open = [r for key, r in created.items() if key not in resolved]
+    return sorted(still_open, key=lambda r: r.timestamp)
+
+
 # --- process helpers -------------------------------------------------------------------------
 
 
@@ -295,6 +420,12 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 # --- the engine ------------------------------------------------------------------------------
 
 
@@ -343,6 +474,20 @@ class LocalEngine:
     @property
     def data_dir(self) -> Path:
         return self.engine_dir / "data"
+
+    @property
+    def dist_log4j_config_path(self) -> Path:
+        """The distribution's own log4j2 configuration (console and ``logs/zeebe.log``)."""
+        return self.dist_dir / "config" / "log4j2.xml"
+
+    @property
+    def log4j_override_path(self) -> Path:
+        return self.engine_dir / "log4j2-records.xml"
+
+    @property
+    def incidents_path(self) -> Path:
+        """INCIDENT records (created, resolved) as the broker exports them, one JSON a line."""
+        return self.engine_dir / "incidents.jsonl"
 
     @property
     def tarball_path(self) -> Path:
@@ -463,7 +608,19 @@ class LocalEngine:
                         "partitionsCount": 1,
                     },
                     "threads": {"cpuThreadCount": 2, "ioThreadCount": 2},
+                    "exporters": {
+                        INCIDENT_EXPORTER_ID: {
+                            "className": INCIDENT_EXPORTER_CLASS,
+                            "args": {"logLevel": "info", "prettyPrint": False},
+                        }
+                    },
                 }
+            },
+            # the distribution's log4j2.xml named explicitly, with ours composed onto it (see
+            # the module docstring for why both are needed)
+            "logging": {
+                "config": f"file:{self.dist_log4j_config_path}",
+                "log4j2": {"config": {"override": f"file:{self.log4j_override_path.resolve()}"}},
             },
             # the REST search endpoints need secondary storage (Elasticsearch in 8.6): off
             "camunda": {"rest": {"query": {"enabled": False}}},
@@ -479,10 +636,31 @@ class LocalEngine:
             "# Loaded through SPRING_CONFIG_ADDITIONAL_LOCATION (on top of the distribution's).\n"
         )
         text = header + yaml.safe_dump(self.config(), sort_keys=False)
-        tmp = self.config_path.with_suffix(".yaml.tmp")
-        tmp.write_text(text)
-        tmp.replace(self.config_path)
+        _write_atomically(self.log4j_override_path, self.log4j_override())
+        _write_atomically(self.config_path, text)
         return self.config_path
+
+    def log4j_override(self) -> str:
+        """Only the incident exporter's INCIDENT lines, bare, to ``incidents.jsonl``. The filter
+        sits on the logger, so the other records are dropped before any appender sees them."""
+        incidents = quoteattr(str(self.incidents_path.resolve()))
+        return f"""<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by reviewflow; rewritten on every start. Composed onto the distribution's
+     log4j2.xml through Spring Boot's logging.log4j2.config.override. -->
+<Configuration status="WARN">
+  <Appenders>
+    <File name="ReviewflowIncidents" fileName={incidents} append="true" immediateFlush="true">
+      <PatternLayout pattern="%msg%n"/>
+    </File>
+  </Appenders>
+  <Loggers>
+    <Logger name="{INCIDENT_EXPORTER_LOGGER}" level="info" additivity="false">
+      <StringMatchFilter text='"valueType":"INCIDENT"' onMatch="ACCEPT" onMismatch="DENY"/>
+      <AppenderRef ref="ReviewflowIncidents"/>
+    </Logger>
+  </Loggers>
+</Configuration>
+"""
 
     # pid file
 
@@ -541,6 +719,14 @@ class LocalEngine:
     def logs(self, lines: int = 100) -> str:
         return tail_file(self.log_path, lines)
 
+    def incidents(self) -> list[IncidentRecord]:
+        """Every incident event in the broker's log: each start re-exports the whole log, so
+        this is the history of ``data/`` (see the module docstring)."""
+        return read_incidents(self.incidents_path)
+
+    def open_incidents(self) -> list[IncidentRecord]:
+        return open_incidents(self.incidents())
+
     # lifecycle
 
     def up(self) -> UpResult:
@@ -571,6 +757,8 @@ class LocalEngine:
         dist = self.fetch()
         java = self.java_finder()
         self.write_config()
+        # the broker re-exports its whole log on start (see the module docstring)
+        self.incidents_path.write_text("")
         process = self._spawn(dist, java)
         self.pid_path.write_text(
             PidRecord(

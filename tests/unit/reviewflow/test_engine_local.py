@@ -9,14 +9,20 @@ import subprocess
 import sys
 import tarfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from reviewflow.cli import app
 from reviewflow.engine import local as local_module
 from reviewflow.engine.local import (
+    INCIDENT_EXPORTER_CLASS,
+    INCIDENT_EXPORTER_ID,
+    PORT_ENV,
     EngineError,
     EnginePorts,
     EngineStartError,
@@ -24,8 +30,11 @@ from reviewflow.engine.local import (
     PidRecord,
     default_cache_dir,
     default_state_dir,
+    open_incidents,
+    parse_incident_record,
     pid_alive,
     process_start_time,
+    read_incidents,
     tail_file,
 )
 from reviewflow.engine.versions import (
@@ -94,6 +103,214 @@ def test_write_config(tmp_path: Path) -> None:
     assert engine.grpc_address == "127.0.0.1:1111"
     assert engine.rest_url == "http://127.0.0.1:2222"
     assert engine.readiness_url == "http://127.0.0.1:3333/actuator/health/readiness"
+
+
+def test_config_runs_the_incident_exporter_with_our_log4j_override(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path / "state", cache_dir=tmp_path / "cache", env={})
+    config = yaml.safe_load(engine.write_config().read_text())
+
+    exporters = config["zeebe"]["broker"]["exporters"]
+    assert exporters == {
+        "reviewflowincidents": {
+            "className": "io.camunda.zeebe.broker.exporter.debug.DebugLogExporter",
+            "args": {"logLevel": "info", "prettyPrint": False},
+        }
+    }
+    assert (INCIDENT_EXPORTER_ID, INCIDENT_EXPORTER_CLASS) == (
+        "reviewflowincidents",
+        "io.camunda.zeebe.broker.exporter.debug.DebugLogExporter",
+    )
+    # both are needed: an override without an explicit base config loses the broker's log
+    logging = config["logging"]
+    dist_config = tmp_path / "cache" / "dist" / ZEEBE_DIST_DIR_NAME / "config" / "log4j2.xml"
+    assert logging["config"] == f"file:{dist_config}"
+    assert logging["log4j2"]["config"]["override"] == f"file:{engine.log4j_override_path}"
+    assert engine.log4j_override_path == tmp_path / "state" / "engine" / "log4j2-records.xml"
+    assert engine.log4j_override_path.is_file()
+    # the REST search (no secondary storage in 8.6) stays off
+    assert config["camunda"]["rest"]["query"]["enabled"] is False
+
+
+def test_log4j_override_routes_only_incident_records_to_the_file(tmp_path: Path) -> None:
+    # a state dir whose path needs XML quoting
+    engine = LocalEngine(tmp_path / 'st"ate & <x>', env={})
+    engine.write_config()
+    root = ET.fromstring(engine.log4j_override_path.read_text())  # noqa: S314 - our own file
+
+    (appender,) = root.findall("./Appenders/File")
+    assert appender.get("fileName") == str(engine.incidents_path)
+    assert appender.get("append") == "true"
+    (layout,) = appender.findall("PatternLayout")
+    assert layout.get("pattern") == "%msg%n"  # the bare JSON record, one a line
+    (logger,) = root.findall("./Loggers/Logger")
+    # the logger the broker gives an exporter: io.camunda.zeebe.broker.Loggers#getExporterLogger
+    assert logger.get("name") == "io.camunda.zeebe.broker.exporter.reviewflowincidents"
+    assert logger.get("additivity") == "false"  # not also into the broker's own log
+    (matcher,) = logger.findall("StringMatchFilter")
+    assert matcher.get("onMatch") == "ACCEPT" and matcher.get("onMismatch") == "DENY"
+    text = matcher.get("text")
+    assert text == '"valueType":"INCIDENT"'
+    # what the filter sees: the exporter's compact JSON (prettyPrint false)
+    assert text in INCIDENT_CREATED and text in INCIDENT_RESOLVED
+    assert text not in JOB_FAILED
+    assert [r.get("ref") for r in logger.findall("AppenderRef")] == [appender.get("name")]
+    assert root.findall("./Loggers/Root") == []  # composed onto the distribution's Root
+
+
+# --- incident records ------------------------------------------------------------------------
+
+# lines written by the Zeebe 8.6.0 broker's DebugLogExporter through the override above
+INCIDENT_CREATED = (
+    '{"partitionId":1,"value":{"jobKey":2251799813685257,"variableScopeKey":2251799813685256,'
+    '"elementInstancePath":[[2251799813685251,2251799813685256]],"processDefinitionPath":'
+    '[2251799813685250],"callingElementPath":[],"errorType":"JOB_NO_RETRIES","tenantId":'
+    '"<default>","elementInstanceKey":2251799813685256,"bpmnProcessId":"rf-inc-mini",'
+    '"processInstanceKey":2251799813685251,"errorMessage":"boom: broken on purpose",'
+    '"processDefinitionKey":2251799813685250,"elementId":"task"},"key":2251799813685259,'
+    '"position":25,"timestamp":1795692015514,"recordVersion":1,"sourceRecordPosition":23,'
+    '"valueType":"INCIDENT","brokerVersion":"8.6.0","authorizations":{"authorized_tenants":'
+    '["<default>"]},"intent":"CREATED","rejectionType":"NULL_VAL","rejectionReason":"",'
+    '"recordType":"EVENT","operationReference":-1}'
+)
+INCIDENT_RESOLVE_COMMAND = (
+    '{"partitionId":1,"value":{"jobKey":-1,"variableScopeKey":-1,"elementInstancePath":[],'
+    '"processDefinitionPath":[],"callingElementPath":[],"errorType":"UNKNOWN","tenantId":'
+    '"<default>","elementInstanceKey":-1,"bpmnProcessId":"","processInstanceKey":-1,'
+    '"errorMessage":"","processDefinitionKey":-1,"elementId":""},"key":2251799813685259,'
+    '"position":28,"timestamp":1795692021512,"recordVersion":1,"sourceRecordPosition":-1,'
+    '"valueType":"INCIDENT","brokerVersion":"8.6.0","authorizations":{"authorized_tenants":'
+    '["<default>"]},"intent":"RESOLVE","rejectionType":"NULL_VAL","rejectionReason":"",'
+    '"recordType":"COMMAND","operationReference":-1}'
+)
+INCIDENT_RESOLVED = INCIDENT_CREATED.replace('"position":25', '"position":29').replace(
+    '"intent":"CREATED"', '"intent":"RESOLVED"'
+)
+JOB_FAILED = (
+    '{"partitionId":1,"value":{"type":"rf-inc-fail","errorMessage":"boom","retries":0},'
+    '"key":2251799813685257,"position":23,"timestamp":1795692015500,"valueType":"JOB",'
+    '"intent":"FAILED","recordType":"EVENT"}'
+)
+
+
+def test_parse_incident_record_reads_the_fields() -> None:
+    record = parse_incident_record(INCIDENT_CREATED)
+    assert record is not None
+    assert record.incident_key == 2251799813685259
+    assert record.intent == "CREATED"
+    assert record.process_instance_key == 2251799813685251
+    assert record.bpmn_process_id == "rf-inc-mini"
+    assert record.element_id == "task"
+    assert record.element_instance_key == 2251799813685256
+    assert record.job_key == 2251799813685257
+    assert record.error_type == "JOB_NO_RETRIES"
+    assert record.error_message == "boom: broken on purpose"
+    assert (record.partition_id, record.position) == (1, 25)
+    assert record.timestamp.isoformat() == "2026-11-26T11:20:15.514000+00:00"
+    resolved = parse_incident_record(INCIDENT_RESOLVED)
+    assert resolved is not None and resolved.intent == "RESOLVED"
+
+
+def test_an_incident_without_a_job_has_no_job_key() -> None:
+    line = INCIDENT_CREATED.replace('"jobKey":2251799813685257', '"jobKey":-1').replace(
+        "JOB_NO_RETRIES", "EXTRACT_VALUE_ERROR"
+    )
+    record = parse_incident_record(line)
+    assert record is not None and record.job_key is None
+    assert record.error_type == "EXTRACT_VALUE_ERROR"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        INCIDENT_RESOLVE_COMMAND,  # a command, not an event
+        INCIDENT_CREATED.replace('"recordType":"EVENT"', '"recordType":"COMMAND_REJECTION"'),
+        JOB_FAILED,
+        INCIDENT_CREATED[:120],  # the line the broker is still writing
+        "",
+        "Debug exporter opened",
+        "[1, 2]",
+        INCIDENT_CREATED.replace('"key":2251799813685259', '"key":"x"'),
+        INCIDENT_CREATED.replace('"intent":"CREATED"', '"intent":"MIGRATED"'),
+    ],
+)
+def test_parse_incident_record_ignores_everything_else(line: str) -> None:
+    assert parse_incident_record(line) is None
+
+
+def test_read_incidents_dedupes_the_re_export_and_finds_the_open_ones(tmp_path: Path) -> None:
+    path = tmp_path / "incidents.jsonl"
+    assert read_incidents(path) == []  # no file yet: no incidents
+    second = INCIDENT_CREATED.replace('"position":25', '"position":40').replace(
+        '"key":2251799813685259', '"key":2251799813685300'
+    )
+    # a restart re-exports the log (here: twice the same records), then a torn last line
+    lines = [INCIDENT_CREATED, INCIDENT_RESOLVE_COMMAND, INCIDENT_RESOLVED, second]
+    path.write_text("\n".join(lines + lines) + "\n" + INCIDENT_CREATED[:50])
+
+    records = read_incidents(path)
+    assert [(r.incident_key, r.intent, r.position) for r in records] == [
+        (2251799813685259, "CREATED", 25),
+        (2251799813685259, "RESOLVED", 29),
+        (2251799813685300, "CREATED", 40),
+    ]
+    assert [r.incident_key for r in open_incidents(records)] == [2251799813685300]
+    assert open_incidents([]) == []
+
+
+def test_up_empties_the_incident_file_the_broker_rewrites(
+    make_engine: Callable[..., LocalEngine],
+) -> None:
+    engine = make_engine()
+    engine.engine_dir.mkdir(parents=True)
+    engine.incidents_path.write_text(INCIDENT_CREATED + "\n")
+    engine.up()
+    assert engine.incidents_path.read_text() == ""
+    assert engine.open_incidents() == []
+    engine.incidents_path.write_text(INCIDENT_CREATED + "\n")
+    engine.up()  # reused, not restarted: the file stays
+    assert [r.incident_key for r in engine.open_incidents()] == [2251799813685259]
+
+
+def test_engine_incidents_command(
+    tmp_path: Path, ports: EnginePorts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    for name in ("ZEEBE_ADDRESS", "ZEEBE_CLIENT_ID", "ZEEBE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REVIEWFLOW_STATE_DIR", str(tmp_path / "state"))
+    for field, port in ports.as_dict().items():
+        monkeypatch.setenv(PORT_ENV[field], str(port))
+    engine = LocalEngine()
+
+    missing = runner.invoke(app, ["engine", "incidents"])
+    assert missing.exit_code == 1 and "reviewflow engine down" in missing.output
+
+    engine.engine_dir.mkdir(parents=True)
+    engine.incidents_path.write_text("")
+    none = runner.invoke(app, ["engine", "incidents"])
+    assert none.exit_code == 0 and "no open incidents" in none.output
+
+    second = INCIDENT_CREATED.replace('"position":25', '"position":40').replace(
+        '"key":2251799813685259', '"key":2251799813685300'
+    )
+    lines = [INCIDENT_CREATED, INCIDENT_RESOLVED, second]
+    engine.incidents_path.write_text("\n".join(lines) + "\n")
+    listed = runner.invoke(app, ["engine", "incidents"])
+    assert listed.exit_code == 0, listed.output
+    assert "the engine is not running" in listed.output  # records of its last run
+    assert "incident 2251799813685300" in listed.output
+    assert "2251799813685259" not in listed.output
+    assert "element task  job 2251799813685257" in listed.output
+    assert "JOB_NO_RETRIES: boom: broken on purpose" in listed.output
+    assert f"http://127.0.0.1:{ports.rest}/v2/incidents/<incident>/resolution" in listed.output
+
+    every = runner.invoke(app, ["engine", "incidents", "--all"])
+    assert "incident 2251799813685259 (resolved)" in every.output
+    assert "incident 2251799813685300 " in every.output
+
+    monkeypatch.setenv("ZEEBE_ADDRESS", "zeebe.example.com:26500")
+    external = runner.invoke(app, ["engine", "incidents"])
+    assert external.exit_code == 1 and "Operate" in external.output
 
 
 def test_tail_file(tmp_path: Path) -> None:
