@@ -15,7 +15,8 @@ from shared.artifacts import ArtifactStore
 from shared.config import ReviewConfig
 from shared.contract import ERROR_MESSAGE_VARIABLE, REPORT_SKIP_JOB_TYPE, stage_by_job_type
 from shared.events import EventLog, Status
-from shared.git.local import LocalGitHost
+from shared.git.base import GitHost
+from shared.git.factory import open_host
 from shared.models import BranchOutcome, ReviewTarget
 from workers.settings import WorkerSettings
 
@@ -43,8 +44,8 @@ class StageContext:
     process_instance_key: int
 
     @cached_property
-    def host(self) -> LocalGitHost:
-        return LocalGitHost(self.target, self.settings.state_dir)
+    def host(self) -> GitHost:
+        return open_host(self.target, self.settings.state_dir)
 
     @cached_property
     def store(self) -> ArtifactStore:

@@ -14,6 +14,8 @@ from shared.models import (
 )
 
 FINGERPRINT_MARKER = "reviewflow:fp="
+# the one "review in progress" comment of a target; on GitHub it also carries the review state
+PROGRESS_FINGERPRINT = "progress"
 _FP = re.compile(r"<!--\s*reviewflow:fp=([A-Za-z0-9_.:-]+)\s*-->")
 
 
@@ -47,6 +49,14 @@ class InlineComment(Frozen):
     body: str
 
 
+class InlineResult(Frozen):
+    """What became of one inline comment: posted, or refused by the host (with its reason)."""
+
+    comment: InlineComment
+    posted: bool
+    error: str | None = None
+
+
 class GitHostError(RuntimeError):
     """A host call failed in a way a retry may fix (network, rate limit, server error)."""
 
@@ -66,6 +76,10 @@ class GitHost(Protocol):
     def changed_files(self, base_sha: str, head_sha: str) -> list[ChangedFile]: ...
     def file_content(self, path: str, ref: str) -> str | None: ...
     def list_files(self, ref: str) -> list[str]: ...
+    def read_files(self, paths: list[str], ref: str) -> dict[str, str]:
+        """Text of many files at one ref in as few calls as the host allows (binary, missing
+        and oversized files left out)."""
+        ...
 
     # review state and output
     def last_reviewed_commit(self) -> str | None: ...
@@ -74,6 +88,13 @@ class GitHost(Protocol):
     def create_issue_comment(self, body: str) -> str: ...
     def update_issue_comment(self, comment_id: str, body: str) -> None: ...
     def create_inline_comment(self, comment: InlineComment, head_sha: str) -> str: ...
+    def post_inline_comments(
+        self, comments: list[InlineComment], head_sha: str
+    ) -> list[InlineResult]:
+        """All comments in one go where the host allows; one refused anchor never sinks the
+        others."""
+        ...
+
     def resolve_comment(self, comment_id: str) -> None: ...
     def submit_verdict(self, verdict: Verdict, body: str, head_sha: str) -> None: ...
     def update_description(self, body: str) -> None: ...

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.diff import parse_patch
-from shared.git.base import GitHostError, InlineComment, PostedComment
+from shared.git.base import (
+    AnchorRejectedError,
+    GitHostError,
+    InlineComment,
+    InlineResult,
+    PostedComment,
+)
 from shared.models import (
     ChangedFile,
     CommitInfo,
@@ -279,6 +285,19 @@ class LocalGitHost:
                 "line": comment.end_line,
             }
         )
+
+    def post_inline_comments(
+        self, comments: list[InlineComment], head_sha: str
+    ) -> list[InlineResult]:
+        results = []
+        for comment in comments:
+            try:
+                self.create_inline_comment(comment, head_sha)
+            except AnchorRejectedError as exc:
+                results.append(InlineResult(comment=comment, posted=False, error=str(exc)))
+            else:
+                results.append(InlineResult(comment=comment, posted=True))
+        return results
 
     def resolve_comment(self, comment_id: str) -> None:
         with self._state() as state:

@@ -121,9 +121,6 @@ def gate_skips(gates: list[FileGate]) -> list[SkippedFile]:
     return [SkippedFile(path=g.path, reason=g.reason) for g in gates if not g.review]
 
 
-PROGRESS_FINGERPRINT = "progress"
-
-
 def progress_body(title: str, files: int, incremental: bool, reason: str) -> str:
     """Stage 7 (InitialComment): the text of the one "review in progress" comment."""
     scope = "new commits" if incremental else "the whole change"

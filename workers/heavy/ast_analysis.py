@@ -10,7 +10,7 @@ from shared.analysis.ast_report import analyze_change
 from shared.analysis.languages import detect_language
 from shared.artifacts import ArtifactStore
 from shared.contract import HEAVY_BRANCHES
-from shared.git.local import LocalGitHost
+from shared.git.factory import open_host
 from shared.models import BranchOutcome, ChangedFile, FileStatus, ReviewTarget
 from shared.stages.preparation import changed_lines
 from workers.heavy.runtime import HeavyRuntime, dispatch_router
@@ -31,7 +31,7 @@ def compute_ast(
 ) -> dict[str, Any]:
     """Runs in a worker process: everything it needs comes as plain arguments."""
     root = Path(state_dir)
-    host = LocalGitHost(ReviewTarget.model_validate(target), root)
+    host = open_host(ReviewTarget.model_validate(target), root)
     store = ArtifactStore(root / "artifacts")
     files = store.get(files_artifact, list[ChangedFile])
     lines = {f.path: changed_lines(f) for f in files}

@@ -3,7 +3,6 @@
 from pyzeebe import ZeebeTaskRouter
 
 from shared.diff import parse_patch
-from shared.git.base import AnchorRejectedError
 from shared.models import ChangedFile, DiscardedSuggestion
 from shared.stages.findings import FileReviewOutput, plan_inline_comments
 from workers.runtime import StageContext, Variables, branch_outcome, config_of, stage_task
@@ -32,21 +31,19 @@ def create_file_comments(ctx: StageContext, v: Variables) -> Variables:
     )
     posted: list[str] = []
     dropped = list(plan.dropped)
-    for planned in plan.post:
-        try:
-            ctx.host.create_inline_comment(planned.comment, head)
-        except AnchorRejectedError as exc:
-            # one bad anchor never sinks the review
+    results = ctx.host.post_inline_comments([p.comment for p in plan.post], head)
+    by_fingerprint = {s.fingerprint: s for s in review.suggestions}
+    for planned, result in zip(plan.post, results, strict=True):
+        if result.posted:
+            posted.append(planned.fingerprint)
+        else:
+            # one bad anchor never sinks the review: this one is reported, the rest posted
             dropped.append(
                 DiscardedSuggestion(
-                    suggestion=next(
-                        s for s in review.suggestions if s.fingerprint == planned.fingerprint
-                    ),
-                    reason=f"host rejected the anchor: {exc}",
+                    suggestion=by_fingerprint[planned.fingerprint],
+                    reason=f"host rejected the anchor: {result.error}",
                 )
             )
-            continue
-        posted.append(planned.fingerprint)
     for comment_id in plan.resolve:
         ctx.host.resolve_comment(comment_id)
     ctx.host.record_reviewed_commit(head)

@@ -2,9 +2,9 @@
 
 from pyzeebe import ZeebeTaskRouter
 
-from shared.git.base import with_fingerprint
+from shared.git.base import PROGRESS_FINGERPRINT, with_fingerprint
 from shared.models import PullRequestInfo
-from shared.stages.preparation import PROGRESS_FINGERPRINT, progress_body
+from shared.stages.preparation import progress_body
 from workers.runtime import StageContext, Variables, stage_task
 
 JOB_TYPE = "reviewflow.initial-comment"

@@ -4,10 +4,9 @@ import time
 
 from pyzeebe import ZeebeTaskRouter
 
-from shared.git.base import with_fingerprint
+from shared.git.base import PROGRESS_FINGERPRINT, with_fingerprint
 from shared.models import ChangedFile, PullRequestInfo
 from shared.stages.outcome import ReviewResult, change_summary, final_comment, merge_description
-from shared.stages.preparation import PROGRESS_FINGERPRINT
 from workers.runtime import StageContext, Variables, config_of, stage_task
 from workers.summary_writer import write_summary
 
