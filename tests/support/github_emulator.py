@@ -36,8 +36,9 @@ REST, under ``/repos/{owner}/{repo}`` (names are case-insensitive):
   /pulls/{n}/comments/{id}/replies``, ``GET /pulls/comments``, ``GET|PATCH|DELETE
   /pulls/comments/{id}``, ``GET|POST /pulls/comments/{id}/reactions``;
 * ``GET|POST /pulls/{n}/reviews``, ``GET /pulls/{n}/reviews/{id}``;
-* App: ``GET /repos/{o}/{r}/installation`` and ``POST /app/installations/{id}/access_tokens``
-  (App JWT only); ``GET /rate_limit``.
+* App (App JWT only): ``GET /app``, ``GET /repos/{o}/{r}/installation`` and
+  ``POST /app/installations/{id}/access_tokens``; ``GET /user`` (a token's own login; 403 for
+  installation tokens); ``GET /rate_limit``.
 
 Review comment anchors follow GitHub: ``line`` (and ``start_line``) on their side of a hunk of
 the file's diff at ``commit_id`` (a sha of one of the pull request's commits), both in the same
@@ -1014,6 +1015,9 @@ class GitHubEmulator:
         if ctx.method == "POST" and tokens_route:
             app = self._authenticate_app(ctx)
             return self._access_token(app, int(tokens_route.group(1)))
+        if ctx.method == "GET" and ctx.path == "/app":
+            app = self._authenticate_app(ctx)
+            return _Reply(200, {"id": app.app_id, "slug": app.slug, "name": app.slug})
         self._authenticate(ctx)
         resource = "graphql" if ctx.path == "/graphql" else "core"
         rate_headers = self._spend(resource, ctx)
@@ -1210,6 +1214,11 @@ class GitHubEmulator:
             if ctx.method != "POST":
                 raise _not_found()
             return self._graphql(ctx)
+        if ctx.path == "/user" and ctx.method == "GET":
+            # an installation token is not a user: GitHub answers 403 to it here
+            if ctx.token is not None and ctx.token.installation_id is not None:
+                raise _ApiError(403, _msg("Resource not accessible by integration", 403))
+            return _Reply(200, _user(ctx.login))
         if ctx.path == "/rate_limit" and ctx.method == "GET":
             with self._lock:
                 resources = {

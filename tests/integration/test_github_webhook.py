@@ -1,0 +1,265 @@
+"""GitHub end to end on the real engine: a signed webhook delivery starts the process through
+the ingress, the workers read the PR from the GitHub emulator and post the review there.
+
+The ingress here is ``reviewflow webhook serve``'s app (the connectors runtime is not
+available on this machine; the BPMN's connector start event carries the same contract, see
+tests/unit/test_bpmn_contract.py). It publishes the process's start message exactly as the
+connector does: message id = delivery id, correlation key = the PR.
+"""
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from pyzeebe import ZeebeClient
+
+from reviewflow.review import deploy
+from reviewflow.sample import git, make_sample_repo, write
+from reviewflow.webhook import create_app, zeebe_publisher
+from shared.contract import REPORT_SKIP_JOB_TYPE
+from shared.events import EventLog, StageEvent
+from shared.git.base import PROGRESS_FINGERPRINT, fingerprint_of
+from shared.git.github import read_state
+from tests.support.github_emulator import GitHubEmulator
+from tests.support.webhooks import delivery, payload
+from workers.main import run_workers
+from workers.runtime import settings, stage_title
+
+# the fixtures' repository and PR
+REPO = "Codertocat/Hello-World"
+PR = 2
+TOKEN = "ghp_e2e_token"
+BOT = "reviewflow-e2e[bot]"
+SECRET = "e2e-webhook-secret"
+# delivery ids are unique per session: Zeebe keeps a message id for the message's TTL (1 h),
+# also across test sessions on a reused engine
+RUN = uuid.uuid4().hex[:8]
+END_STAGES = {stage_title("reviewflow.verdict"), stage_title(REPORT_SKIP_JOB_TYPE)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sample_repo(tmp_path_factory.mktemp("gh") / "hello-world")
+
+
+@pytest.fixture(scope="module")
+def gh(repo: Path) -> Iterator[GitHubEmulator]:
+    with GitHubEmulator() as emulator:
+        emulator.add_repository(REPO, repo, default_branch="main")
+        emulator.add_token(TOKEN, login=BOT)
+        emulator.open_pull_request(REPO, base="main", head="main", title="Placeholder #1")
+        number = emulator.open_pull_request(
+            REPO, base="main", head="feature", title="Add orders", body="Orders and restock."
+        )
+        assert number == PR
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def github_env(gh: GitHubEmulator) -> Iterator[None]:
+    """Workers find GitHub through the environment, as in production."""
+    values = {"REVIEWFLOW_GITHUB_API_URL": gh.base_url, "REVIEWFLOW_GITHUB_TOKEN": TOKEN}
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+async def ingress(engine: Any, github_env: None) -> AsyncIterator[str]:
+    """Engine + deployed process + workers + the webhook endpoint; yields the webhook URL."""
+    client = ZeebeClient(engine.channel())
+    await deploy(client)
+    stop = asyncio.Event()
+    workers = asyncio.create_task(run_workers(engine.channel(), {"light", "heavy"}, stop=stop))
+    port = free_port()
+    app = create_app(SECRET, zeebe_publisher(ZeebeClient(engine.channel())))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/inbound/reviewflow-github"
+    server.should_exit = True
+    stop.set()
+    await asyncio.gather(serving, workers)
+
+
+async def send(url: str, event: str, body: Any, **kwargs: Any) -> httpx.Response:
+    headers, raw = delivery(SECRET, event, body, **kwargs)
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(url, content=raw, headers=headers)
+
+
+def events_of(run_id: str) -> list[StageEvent]:
+    events, _ = EventLog(settings().artifacts_dir, run_id).read()
+    return events
+
+
+async def until_ended(run_id: str, timeout: float = 180) -> list[StageEvent]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        events = events_of(run_id)
+        if any(e.stage in END_STAGES and e.status == "completed" for e in events):
+            return events
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"run {run_id} did not end: {[(e.stage, e.status) for e in events]}")
+
+
+def verdicts(gh: GitHubEmulator) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in gh.reviews(REPO, PR)
+        if (fingerprint_of(r.get("body") or "") or "").startswith("verdict-")
+    ]
+
+
+def inline_fingerprints(gh: GitHubEmulator) -> list[str | None]:
+    return [fingerprint_of(c["body"]) for c in gh.review_comments(REPO, PR)]
+
+
+def synchronize(repo: Path, files: dict[str, str], message: str) -> dict[str, Any]:
+    git(repo, "checkout", "-q", "feature")
+    write(repo, files)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    body = payload("pull_request.synchronize.payload")
+    body["after"] = git(repo, "rev-parse", "HEAD")
+    return body
+
+
+async def test_rejected_and_irrelevant_deliveries_start_nothing(
+    gh: GitHubEmulator, ingress: str
+) -> None:
+    opened = payload("pull_request.opened.payload")
+    unsigned = await send(
+        ingress, "pull_request", opened, delivery_id=f"unsigned-1-{RUN}", signed=False
+    )
+    assert unsigned.status_code == 401
+    headers, raw = delivery("wrong-secret", "pull_request", opened, delivery_id=f"forged-1-{RUN}")
+    async with httpx.AsyncClient() as http:
+        forged = await http.post(ingress, content=raw, headers=headers)
+    assert forged.status_code == 401
+    for name in ("pull_request.labeled.payload", "pull_request.closed.payload"):
+        answer = await send(
+            ingress, "pull_request", payload(name), delivery_id=f"irrelevant-{name}-{RUN}"
+        )
+        assert answer.status_code == 200 and answer.json()["status"] == "ignored"
+    broken = await send(
+        ingress, "pull_request", b'{"action": "opened", ', delivery_id=f"broken-1-{RUN}"
+    )
+    assert broken.status_code == 400
+    await asyncio.sleep(2)
+    for run_id in (
+        f"unsigned-1-{RUN}",
+        f"forged-1-{RUN}",
+        f"broken-1-{RUN}",
+        f"irrelevant-pull_request.labeled.payload-{RUN}",
+    ):
+        assert events_of(run_id) == []
+    assert gh.issue_comments(REPO, PR) == [] and gh.reviews(REPO, PR) == []
+
+
+async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
+    gh: GitHubEmulator, repo: Path, ingress: str
+) -> None:
+    # opened: a full review lands on the PR
+    first = await send(
+        ingress,
+        "pull_request",
+        payload("pull_request.opened.payload"),
+        delivery_id=f"opened-1-{RUN}",
+    )
+    assert first.status_code == 202, first.text
+    # GitHub redelivers the same delivery: Zeebe refuses the duplicate message id
+    again = await send(
+        ingress,
+        "pull_request",
+        payload("pull_request.opened.payload"),
+        delivery_id=f"opened-1-{RUN}",
+    )
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    events = await until_ended(f"opened-1-{RUN}")
+    assert not [e for e in events if e.status == "failed"], events
+    assert len(verdicts(gh)) == 1
+    posted = inline_fingerprints(gh)
+    bodies = [c["body"] for c in gh.review_comments(REPO, PR)]
+    paths_lines = {(c["path"], c["line"]) for c in gh.review_comments(REPO, PR)}
+    assert ("inventory/orders.py", 4) in paths_lines, bodies
+    assert len(set(posted)) == len(posted)
+    progress = [
+        c for c in gh.issue_comments(REPO, PR) if fingerprint_of(c["body"]) == PROGRESS_FINGERPRINT
+    ]
+    assert len(progress) == 1
+    first_head = git(repo, "rev-parse", "feature")
+    assert read_state(progress[0]["body"]) == {"lastReviewed": first_head}
+
+    # synchronize: one new commit with a new bug; only it is reviewed, nothing is reposted
+    body = synchronize(
+        repo, {"inventory/pay.py": "def pay(amount):\n    return eval(amount)\n"}, "Add pay"
+    )
+    second = await send(ingress, "pull_request", body, delivery_id=f"sync-1-{RUN}")
+    assert second.status_code == 202
+    events = await until_ended(f"sync-1-{RUN}")
+    assert len(verdicts(gh)) == 2
+    after = gh.review_comments(REPO, PR)
+    new = after[len(posted) :]
+    assert {c["path"] for c in new} == {"inventory/pay.py"}, [c["body"] for c in new]
+    fingerprints = inline_fingerprints(gh)
+    assert len(set(fingerprints)) == len(fingerprints)
+    validate = next(
+        e for e in events if e.stage == "Validate new commits" and e.status == "completed"
+    )
+    assert validate.detail == "incremental review of 1 new commit(s)", validate
+    progress = [
+        c for c in gh.issue_comments(REPO, PR) if fingerprint_of(c["body"]) == PROGRESS_FINGERPRINT
+    ]
+    assert len(progress) == 1
+    assert read_state(progress[0]["body"]) == {"lastReviewed": git(repo, "rev-parse", "feature")}
+
+
+async def test_pushes_during_a_review_wait_their_turn(
+    gh: GitHubEmulator, repo: Path, ingress: str
+) -> None:
+    """Two deliveries for the same PR at once: the second instance starts only after the
+    first ended (one instance per correlation key), so the two never post at the same time."""
+    body = synchronize(
+        repo, {"inventory/ship.py": "def ship(order, log=[]):\n    log.append(order)\n"}, "Add ship"
+    )
+    a = await send(ingress, "pull_request", body, delivery_id=f"burst-a-{RUN}")
+    body = synchronize(
+        repo, {"inventory/ship2.py": "def ship2(x):\n    return x is 'fast'\n"}, "Add ship2"
+    )
+    b = await send(ingress, "pull_request", body, delivery_id=f"burst-b-{RUN}")
+    assert (a.status_code, b.status_code) == (202, 202)
+    first = await until_ended(f"burst-a-{RUN}")
+    second = await until_ended(f"burst-b-{RUN}")
+    assert max(e.at for e in first) <= min(e.at for e in second), "the runs overlapped"
+    fingerprints = inline_fingerprints(gh)
+    assert len(set(fingerprints)) == len(fingerprints)
+    assert read_state(
+        next(
+            c["body"]
+            for c in gh.issue_comments(REPO, PR)
+            if fingerprint_of(c["body"]) == PROGRESS_FINGERPRINT
+        )
+    ) == {"lastReviewed": git(repo, "rev-parse", "feature")}
+    with contextlib.suppress(Exception):
+        git(repo, "checkout", "-q", "main")
