@@ -2,6 +2,7 @@
 run one instance, follow its progress, and read back the result."""
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -13,13 +14,14 @@ import grpc
 from pyzeebe import ZeebeClient
 
 from shared.artifacts import ArtifactStore
-from shared.contract import PROCESS_ID
+from shared.contract import PROCESS_ID, REPORT_SKIP_JOB_TYPE
 from shared.events import EventLog, StageEvent
 from shared.git.local import LocalGitHost
+from shared.ingress import START_MESSAGE, START_MESSAGE_TTL_MS, pr_key
 from shared.models import ReviewTarget
 from shared.stages.outcome import ReviewResult
 from workers.main import run_workers
-from workers.runtime import settings
+from workers.runtime import settings, stage_title
 
 BPMN_PATH = Path(__file__).resolve().parent.parent / "bpmn" / "code_review.bpmn"
 RESULT_VARIABLES = [
@@ -45,7 +47,7 @@ class ReviewRun:
     instance_key: int
     variables: dict[str, Any]
     result: ReviewResult | None
-    report_path: Path
+    report_path: Path | None
     seconds: float
     events: list[StageEvent] = field(default_factory=list)
 
@@ -53,6 +55,17 @@ class ReviewRun:
     def skipped(self) -> str | None:
         value = self.variables.get("skipped")
         return str(value) if value else None
+
+
+_GITHUB_REF = re.compile(r"^([A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100})#([1-9][0-9]{0,9})$")
+
+
+def github_target(ref: str) -> ReviewTarget:
+    """``owner/name#number`` → a GitHub target."""
+    match = _GITHUB_REF.match(ref.strip())
+    if not match:
+        raise ValueError(f"a GitHub pull request is owner/name#number, got {ref!r}")
+    return ReviewTarget(provider="github", repository=match.group(1), pr_number=int(match.group(2)))
 
 
 def local_target(repo: Path, base: str, head: str) -> ReviewTarget:
@@ -113,13 +126,75 @@ async def start_review(
     result = None
     if result_variables.get("resultArtifact"):
         result = store.get(str(result_variables["resultArtifact"]), ReviewResult)
-    host = LocalGitHost(target, worker_settings.state_dir)
     return ReviewRun(
         run_id=run_id,
         instance_key=response.process_instance_key,
         variables=result_variables,
         result=result,
-        report_path=host.state_dir / "report.md",
+        report_path=_report_path(target),
+        seconds=time.monotonic() - started,
+        events=seen,
+    )
+
+
+def _report_path(target: ReviewTarget) -> Path | None:
+    if target.provider != "local":
+        return None
+    return LocalGitHost(target, settings().state_dir).state_dir / "report.md"
+
+
+async def start_pr_review(
+    client: ZeebeClient,
+    target: ReviewTarget,
+    force: bool = False,
+    timeout_s: float = 900,
+    on_event: Callable[[StageEvent], None] | None = None,
+) -> ReviewRun:
+    """Start a PR review the way the webhook does (the start message, keyed by the PR, so it
+    waits for a review of the same PR that is running) and follow it to its end."""
+    assert target.pr_number is not None
+    run_id = uuid.uuid4().hex
+    await client.publish_message(
+        START_MESSAGE,
+        pr_key(target.repository, target.pr_number),
+        variables={
+            "reviewRunId": run_id,
+            "target": target.model_dump(mode="json", exclude_none=True),
+            "trigger": "command" if force else "cli",
+        },
+        time_to_live_in_milliseconds=START_MESSAGE_TTL_MS,
+        message_id=f"cli-{run_id}",
+    )
+    log = EventLog(settings().artifacts_dir, run_id)
+    verdict_stage, skip_stage = stage_title("reviewflow.verdict"), stage_title(REPORT_SKIP_JOB_TYPE)
+    seen: list[StageEvent] = []
+    variables: dict[str, Any] = {"reviewRunId": run_id}
+    started = time.monotonic()
+    offset = 0
+    while "verdict" not in variables and "skipped" not in variables:
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError(f"the review of {target.label} did not end in {timeout_s:.0f} s")
+        events, offset = log.read(offset)
+        for event in events:
+            seen.append(event)
+            if on_event is not None:
+                on_event(event)
+            if event.status == "completed" and event.stage == verdict_stage:
+                verdict, _, reason = event.detail.partition(": ")
+                variables.update(verdict=verdict, verdictReason=reason)
+            elif event.status == "completed" and event.stage == skip_stage:
+                variables["skipped"] = event.detail
+        await asyncio.sleep(0.2)
+    store = ArtifactStore(settings().artifacts_dir)
+    result = None
+    if "verdict" in variables:
+        result = store.get(f"{run_id}/result", ReviewResult)
+    return ReviewRun(
+        run_id=run_id,
+        instance_key=0,
+        variables=variables,
+        result=result,
+        report_path=None,
         seconds=time.monotonic() - started,
         events=seen,
     )
@@ -138,6 +213,8 @@ async def review_with_workers(
     stop = asyncio.Event()
     workers = asyncio.create_task(run_workers(channel, {"light", "heavy"}, stop=stop))
     try:
+        if target.provider == "github":
+            return await start_pr_review(client, target, force, on_event=on_event)
         return await start_review(client, target, force, heavy_timeout, on_event=on_event)
     finally:
         stop.set()

@@ -10,8 +10,10 @@ from rich.console import Console
 
 from reviewflow.engine.cluster import ClusterSettings, create_channel
 from reviewflow.engine.local import EngineError, LocalEngine
-from reviewflow.review import ReviewRun, local_target, review_with_workers
+from reviewflow.review import ReviewRun, github_target, local_target, review_with_workers
 from shared.events import StageEvent
+from shared.git.base import GitHostError
+from shared.git.github_api import GitHubSettings
 
 console = Console()
 ICONS = {"started": "…", "completed": "✓", "failed": "✗", "skipped": "↷", "dispatched": "→"}
@@ -57,10 +59,10 @@ def _print_run(run: ReviewRun) -> None:
         for error in result.errors:
             console.print(f"  [red]incomplete:[/red] {error}")
         console.print(f"\n[bold]Verdict[/bold]: {v.get('verdict')}: {v.get('verdictReason', '')}")
-    console.print(f"\nReport: {run.report_path}")
-    console.print(
-        f"Process instance {run.instance_key} (run {run.run_id}) took {run.seconds:.1f} s."
-    )
+    if run.report_path is not None:
+        console.print(f"\nReport: {run.report_path}")
+    instance = f"Process instance {run.instance_key}" if run.instance_key else "The review"
+    console.print(f"{instance} (run {run.run_id}) took {run.seconds:.1f} s.")
     console.print(
         "[dim]Operate is not part of the local engine (see README); the event log is "
         f"in the artifact store under {run.run_id}/events.jsonl.[/dim]"
@@ -68,7 +70,13 @@ def _print_run(run: ReviewRun) -> None:
 
 
 def review(
-    path: Path = typer.Argument(..., help="The git repository to review."),
+    path: Path | None = typer.Argument(None, help="The git repository to review."),
+    github: str | None = typer.Option(
+        None,
+        "--github",
+        help="Review a GitHub pull request instead, given as owner/name#number "
+        "(credentials from REVIEWFLOW_GITHUB_TOKEN or the App settings).",
+    ),
     base: str = typer.Option("main", help="Base ref (the branch the change goes into)."),
     head: str = typer.Option("HEAD", help="Head ref (the change)."),
     force: bool = typer.Option(
@@ -78,15 +86,23 @@ def review(
         None, help="ISO-8601 wait for each heavy branch, e.g. PT2M."
     ),
 ) -> None:
-    """Review the change from BASE to HEAD of a local repository through the BPMN process."""
+    """Review the change from BASE to HEAD of a local repository (or a GitHub pull request)
+    through the BPMN process."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        target = local_target(path, base, head)
+        if (path is None) == (github is None):
+            raise ValueError("give either a repository PATH or --github owner/name#number")
+        if github is not None:
+            target = github_target(github)
+            GitHubSettings().require_credentials()
+        else:
+            assert path is not None
+            target = local_target(path, base, head)
         cluster, address = _engine_address()
-    except (ValueError, EngineError) as exc:
+    except (ValueError, EngineError, GitHostError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(f"Reviewing [bold]{target.repository}[/bold] {base}..{head} on {address}")
+    console.print(f"Reviewing [bold]{target.label}[/bold] on {address}")
 
     async def go() -> ReviewRun:
         channel = create_channel(cluster, address)

@@ -130,6 +130,14 @@ class GitHubSettings(BaseSettings):
     def uses_app(self) -> bool:
         return self.app_id is not None
 
+    def require_credentials(self) -> None:
+        """Raise :class:`GitHubAuthError` naming the settings when none are given."""
+        if self.token is None and not self.uses_app:
+            raise GitHubAuthError(
+                "no GitHub credentials: set REVIEWFLOW_GITHUB_TOKEN (or GITHUB_TOKEN), or "
+                "REVIEWFLOW_GITHUB_APP_ID with REVIEWFLOW_GITHUB_APP_PRIVATE_KEY(_PATH)"
+            )
+
 
 def app_jwt(app_id: int, private_key: str, now: float | None = None) -> str:
     """The short-lived JWT a GitHub App signs to ask for installation tokens."""
@@ -178,11 +186,7 @@ class GitHubApi:
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if settings.token is None and not settings.uses_app:
-            raise GitHubAuthError(
-                "no GitHub credentials: set REVIEWFLOW_GITHUB_TOKEN (or GITHUB_TOKEN), or "
-                "REVIEWFLOW_GITHUB_APP_ID with REVIEWFLOW_GITHUB_APP_PRIVATE_KEY(_PATH)"
-            )
+        settings.require_credentials()
         self.settings = settings
         self.repository = repository
         self.installation_id = installation_id

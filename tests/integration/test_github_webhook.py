@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 from pyzeebe import ZeebeClient
 
-from reviewflow.review import deploy
+from reviewflow.review import deploy, github_target, start_pr_review
 from reviewflow.sample import git, make_sample_repo, write
 from reviewflow.webhook import create_app, zeebe_publisher
 from shared.contract import REPORT_SKIP_JOB_TYPE
@@ -263,3 +263,52 @@ async def test_pushes_during_a_review_wait_their_turn(
     ) == {"lastReviewed": git(repo, "rev-parse", "feature")}
     with contextlib.suppress(Exception):
         git(repo, "checkout", "-q", "main")
+
+
+async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_everything(
+    gh: GitHubEmulator, repo: Path, ingress: str
+) -> None:
+    def thread_of(path: str, line: int) -> dict[str, Any]:
+        return next(t for t in gh.threads(REPO, PR) if (t["path"], t["line"]) == (path, line))
+
+    assert not thread_of("inventory/orders.py", 4)["isResolved"]
+    fixed = git(repo, "show", "feature:inventory/orders.py").replace(
+        "def add_order(order, pending=[]):",
+        "def add_order(order, pending=None):\n    pending = pending or []",
+    )
+    body = synchronize(repo, {"inventory/orders.py": fixed}, "Fix the shared default")
+    answer = await send(ingress, "pull_request", body, delivery_id=f"fix-{RUN}")
+    assert answer.status_code == 202
+    await until_ended(f"fix-{RUN}")
+    assert thread_of("inventory/orders.py", 4)["isResolved"]
+
+    # a force-push rewrites the branch: the last reviewed commit is gone, so a full review
+    git(repo, "checkout", "-q", "feature")
+    git(repo, "reset", "-q", "--hard", "main")
+    body = synchronize(
+        repo,
+        {"inventory/orders.py": fixed, "inventory/late.py": "X = eval('1')\n"},
+        "Rewritten history",
+    )
+    answer = await send(ingress, "pull_request", body, delivery_id=f"force-{RUN}")
+    assert answer.status_code == 202
+    events = await until_ended(f"force-{RUN}")
+    validate = next(
+        e for e in events if e.stage == "Validate new commits" and e.status == "completed"
+    )
+    assert validate.detail.endswith("is gone (force-push or rebase): full review"), validate
+    fingerprints = inline_fingerprints(gh)
+    assert len(set(fingerprints)) == len(fingerprints), "a finding was posted twice"
+
+
+async def test_cli_start_of_a_draft_pr_is_skipped_with_the_reason(
+    engine: Any, gh: GitHubEmulator, ingress: str
+) -> None:
+    number = gh.open_pull_request(REPO, base="main", head="feature", title="Early", draft=True)
+    run = await start_pr_review(
+        ZeebeClient(engine.channel()), github_target(f"{REPO}#{number}"), timeout_s=120
+    )
+    assert run.skipped is not None and "draft" in run.skipped
+    comments = gh.issue_comments(REPO, number)
+    assert len(comments) == 1 and "draft" in comments[0]["body"]
+    assert gh.reviews(REPO, number) == []
