@@ -199,6 +199,9 @@ async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
     events = await until_ended(f"opened-1-{RUN}")
     assert not [e for e in events if e.status == "failed"], events
     assert len(verdicts(gh)) == 1
+    # no request per file: contents come in GraphQL batches; only the config file is fetched
+    contents = [r.path for r in gh.requests if "/contents/" in r.path]
+    assert contents == [f"/repos/{REPO}/contents/.reviewflow.yml"], contents
     posted = inline_fingerprints(gh)
     bodies = [c["body"] for c in gh.review_comments(REPO, PR)]
     paths_lines = {(c["path"], c["line"]) for c in gh.review_comments(REPO, PR)}

@@ -30,10 +30,9 @@ def fetch_changed_files(ctx: StageContext, v: Variables) -> Variables:
             "skippedArtifact": skipped_id,
             "_detail": reason,
         }
-    with_content = [
-        f.model_copy(update={"content": ctx.host.file_content(f.path, commits["headSha"])})
-        for f in selection.kept
-    ]
+    # one batched read (on GitHub one GraphQL call per 50 files), not a request per file
+    texts = ctx.host.read_files([f.path for f in selection.kept], commits["headSha"])
+    with_content = [f.model_copy(update={"content": texts.get(f.path)}) for f in selection.kept]
     files_id = ctx.store.put(ctx.run_id, "files", with_content)
     detail = f"{len(with_content)} file(s) to review, {len(selection.skipped)} skipped"
     return {

@@ -13,7 +13,8 @@ router = ZeebeTaskRouter()
 def load_external_context(ctx: StageContext, v: Variables) -> Variables:
     config = config_of(v)
     head = v["commits"]["headSha"]
-    contents = {path: ctx.host.file_content(path, head) for path in config.context_files}
+    texts = ctx.host.read_files(list(config.context_files), head)
+    contents = {path: texts.get(path) for path in config.context_files}
     context = build_context(config.context_files, contents)
     context_id = ctx.store.put(ctx.run_id, "context", context)
     detail = f"{len(context.docs)} reference file(s)"
