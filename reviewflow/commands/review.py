@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -63,10 +64,26 @@ def _print_run(run: ReviewRun) -> None:
         console.print(f"\nReport: {run.report_path}")
     instance = f"Process instance {run.instance_key}" if run.instance_key else "The review"
     console.print(f"{instance} (run {run.run_id}) took {run.seconds:.1f} s.")
-    console.print(
-        "[dim]Operate is not part of the local engine (see README); the event log is "
-        f"in the artifact store under {run.run_id}/events.jsonl.[/dim]"
-    )
+    link = operate_link(os.environ.get(OPERATE_URL_ENV, ""), run.instance_key)
+    if link:
+        console.print(f"Operate: {link}")
+    else:
+        console.print(
+            f"[dim]No Operate URL ({OPERATE_URL_ENV}; the local 8.6 engine has no Operate, see "
+            f"README). The stage log is in the artifact store under {run.run_id}/events.jsonl."
+            "[/dim]"
+        )
+
+
+OPERATE_URL_ENV = "REVIEWFLOW_OPERATE_URL"
+
+
+def operate_link(operate_url: str, instance_key: int) -> str | None:
+    """Operate's page of one process instance, e.g. http://localhost:8080/operate."""
+    base = operate_url.strip().rstrip("/")
+    if not base or not instance_key:
+        return None
+    return f"{base}/processes/{instance_key}"
 
 
 def review(
