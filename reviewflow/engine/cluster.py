@@ -22,6 +22,8 @@ from pyzeebe import (
     create_secure_channel,
 )
 
+from shared.settings_util import blank_is_unset
+
 DEFAULT_LOCAL_ADDRESS = "127.0.0.1:26500"
 
 
@@ -39,20 +41,14 @@ class ClusterSettings(BaseSettings):
     zeebe_token_audience: str | None = Field(default=None, validation_alias="ZEEBE_TOKEN_AUDIENCE")
     zeebe_secure: bool | None = Field(default=None, validation_alias="ZEEBE_SECURE")
 
-    @field_validator(
+    _blank_is_unset = field_validator(
         "zeebe_address",
         "zeebe_client_id",
         "zeebe_authorization_server_url",
         "zeebe_token_audience",
         "zeebe_secure",
         mode="before",
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
+    )(blank_is_unset)
 
     @field_validator("zeebe_client_secret", mode="before")
     @classmethod

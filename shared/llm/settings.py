@@ -8,6 +8,8 @@ The repository's ``.reviewflow.yml`` never carries these: only the model tuning 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.settings_util import blank_is_unset, blank_secret_is_unset
+
 
 class LlmSettings(BaseSettings):
     """Any OpenAI-compatible endpoint: base URL + key + model name."""
@@ -20,23 +22,8 @@ class LlmSettings(BaseSettings):
     timeout_seconds: float = Field(60.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
 
-    @field_validator("base_url", "model", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip()
-            return value or None
-        return value
-
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _blank_key_is_unset(cls, value: object) -> object:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, str):
-            value = value.strip()
-            return SecretStr(value) if value else None
-        return value
+    _blank_is_unset = field_validator("base_url", "model", mode="before")(blank_is_unset)
+    _blank_key_is_unset = field_validator("api_key", mode="before")(blank_secret_is_unset)
 
     @property
     def configured(self) -> bool:
