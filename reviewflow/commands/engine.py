@@ -82,16 +82,30 @@ def _external(settings: ClusterSettings) -> None:
         out.print(f"  broker {node_id}: {escape(host)}:{port}")
 
 
-def _print_local_status(status: EngineStatus) -> None:
-    def mark(ok: bool) -> str:
-        return "[green]yes[/green]" if ok else "[red]no[/red]"
+def _mark(ok: bool) -> str:
+    return "[green]yes[/green]" if ok else "[red]no[/red]"
 
-    pid = str(status.pid) if status.pid is not None else "-"
-    out.print(f"process alive:  {mark(status.pid_alive)} (pid {pid})")
+
+def _print_addresses(status: EngineStatus | DockerStatus) -> None:
+    """Where to point clients, after ``up``."""
+    out.print(f"  gRPC (pyzeebe): {status.grpc_address}")
+    out.print(f"  REST API:       {status.rest_url}/v2  (e.g. /v2/topology)")
+    out.print(f"  management:     {status.management_url}/actuator/health")
+
+
+def _print_status(status: EngineStatus | DockerStatus) -> None:
+    """One probe a line, for the local broker and the Docker container alike."""
+    if isinstance(status, DockerStatus):
+        out.print(f"container:      {_mark(status.running)} ({status.container})")
+    else:
+        pid = str(status.pid) if status.pid is not None else "-"
+        out.print(f"process alive:  {_mark(status.pid_alive)} (pid {pid})")
     out.print(
-        f"ready:          {mark(status.ready)} ({status.management_url}/actuator/health/readiness)"
+        f"ready:          {_mark(status.ready)} ({status.management_url}/actuator/health/readiness)"
     )
-    out.print(f"gRPC open:      {mark(status.grpc_open)} ({status.grpc_address})")
+    out.print(f"gRPC open:      {_mark(status.grpc_open)} ({status.grpc_address})")
+    if isinstance(status, DockerStatus):
+        return
     if status.topology is not None:
         brokers = status.topology.get("brokers", [])
         version = status.topology.get("gatewayVersion", "?")
@@ -102,12 +116,6 @@ def _print_local_status(status: EngineStatus) -> None:
     else:
         out.print(f"REST topology:  [red]no[/red] ({status.rest_url}/v2/topology)")
     out.print(f"log:            {escape(str(status.log_path))}")
-
-
-def _print_docker_status(status: DockerStatus) -> None:
-    out.print(f"container:      {status.container} (running: {status.running})")
-    out.print(f"ready:          {status.ready} ({status.management_url})")
-    out.print(f"gRPC open:      {status.grpc_open} ({status.grpc_address})")
 
 
 @engine_app.command()
@@ -121,9 +129,7 @@ def up(docker: DockerOption = False) -> None:
         if docker:
             dstatus = DockerEngine().up()
             out.print(f"Camunda {TARGET_CAMUNDA_VERSION} is running in Docker.")
-            out.print(f"  gRPC (pyzeebe): {dstatus.grpc_address}")
-            out.print(f"  REST API:       {dstatus.rest_url}/v2  (e.g. /v2/topology)")
-            out.print(f"  management:     {dstatus.management_url}/actuator/health")
+            _print_addresses(dstatus)
             out.print(
                 f"  Operate:        {dstatus.rest_url}/operate  (user {DEFAULT_OPERATE_USER}, "
                 f"password from ${PASSWORD_ENV} or the default)"
@@ -140,9 +146,7 @@ def up(docker: DockerOption = False) -> None:
     status = result.status
     verb = "started" if result.started else "already running, reused"
     out.print(f"Zeebe {ZEEBE_VERSION} broker {verb} (pid {status.pid}).")
-    out.print(f"  gRPC (pyzeebe): {status.grpc_address}")
-    out.print(f"  REST API:       {status.rest_url}/v2  (e.g. /v2/topology)")
-    out.print(f"  management:     {status.management_url}/actuator/health")
+    _print_addresses(status)
     out.print(f"  state:          {escape(str(engine.engine_dir))}")
     out.print(UNAVAILABLE_LOCAL)
 
@@ -175,17 +179,11 @@ def status(docker: DockerOption = False) -> None:
         _external(settings)
         return
     try:
-        if docker:
-            dstatus = DockerEngine().status()
-            _print_docker_status(dstatus)
-            healthy = dstatus.healthy
-        else:
-            lstatus = LocalEngine().status()
-            _print_local_status(lstatus)
-            healthy = lstatus.healthy
+        probed = DockerEngine().status() if docker else LocalEngine().status()
     except EngineError as exc:
         raise _fail(str(exc)) from exc
-    if not healthy:
+    _print_status(probed)
+    if not probed.healthy:
         err.print("[red]engine is not healthy[/red] (start it with `reviewflow engine up`)")
         raise typer.Exit(code=1)
     out.print("[green]engine is healthy[/green]")

@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import httpx
-
+from reviewflow.engine.endpoints import EngineEndpoints
 from reviewflow.engine.local import EngineError, EnginePorts, port_open
 from reviewflow.engine.versions import DOCKER_CAMUNDA_IMAGE
 
@@ -129,7 +128,9 @@ class DockerStatus:
         return self.running and self.ready and self.grpc_open
 
 
-class DockerEngine:
+class DockerEngine(EngineEndpoints):
+    ports: EnginePorts
+
     def __init__(
         self,
         ports: EnginePorts | None = None,
@@ -148,18 +149,6 @@ class DockerEngine:
         self.image = image
         self.host = host
         self.start_timeout = start_timeout
-
-    @property
-    def grpc_address(self) -> str:
-        return f"{self.host}:{self.ports.grpc}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.ports.rest}"
-
-    @property
-    def management_url(self) -> str:
-        return f"http://{self.host}:{self.ports.management}"
 
     def check_docker(self) -> str:
         """The Docker server version, or ``DockerUnavailableError``."""
@@ -185,13 +174,6 @@ class DockerEngine:
 
     def _running(self) -> bool:
         return self._inspect("{{.State.Running}}") == "true"
-
-    def _ready(self) -> bool:
-        try:
-            response = httpx.get(f"{self.management_url}/actuator/health/readiness", timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
 
     def up(self) -> DockerStatus:
         self.check_docker()
