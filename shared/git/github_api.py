@@ -28,6 +28,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.git.base import GitHostError
+from shared.settings_util import blank_is_unset, blank_secret_is_unset
 
 logger = logging.getLogger("reviewflow.github")
 
@@ -89,15 +90,13 @@ class GitHubSettings(BaseSettings):
     # retries of 5xx answers and dropped connections within one call
     server_retries: int = Field(3, ge=0, le=10)
 
-    @field_validator("token", "app_private_key", mode="before")
-    @classmethod
-    def _blank_secret_is_unset(cls, value: object) -> object:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, str):
-            value = value.strip()
-            return SecretStr(value) if value else None
-        return value
+    # `export X=` (or compose's `${X:-}`) means unset, not an empty value
+    _blank_secret_is_unset = field_validator("token", "app_private_key", mode="before")(
+        blank_secret_is_unset
+    )
+    _blank_is_unset = field_validator(
+        "app_id", "app_private_key_path", "bot_login", mode="before"
+    )(blank_is_unset)
 
     @field_validator("api_url")
     @classmethod

@@ -274,3 +274,13 @@ def test_login_of_a_token_user_and_of_an_app() -> None:
     app_api, _ = make(handler, token=None, app_id=3, app_private_key=private)
     assert app_api.login() == "reviewflow[bot]"
     assert json.dumps({"bot": app_api.login()})
+
+
+def test_blank_settings_from_compose_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("APP_ID", "APP_PRIVATE_KEY", "APP_PRIVATE_KEY_PATH", "BOT_LOGIN", "TOKEN"):
+        monkeypatch.setenv(f"REVIEWFLOW_GITHUB_{name}", " ")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    settings = GitHubSettings()
+    assert (settings.app_id, settings.token, settings.bot_login) == (None, None, None)
+    with pytest.raises(GitHubAuthError):
+        settings.require_credentials()
