@@ -1,6 +1,7 @@
 """The interface every git host implements (a local repository, GitHub)."""
 
 import re
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 from shared.models import (
@@ -63,6 +64,21 @@ class GitHostError(RuntimeError):
 
 class AnchorRejectedError(GitHostError):
     """The host refused an inline comment because its line is not part of the diff."""
+
+
+def post_each(
+    create: Callable[[InlineComment, str], str], comments: list[InlineComment], head_sha: str
+) -> list[InlineResult]:
+    """Post comments one by one; a refused anchor is reported and the others still go."""
+    results = []
+    for comment in comments:
+        try:
+            create(comment, head_sha)
+        except AnchorRejectedError as exc:
+            results.append(InlineResult(comment=comment, posted=False, error=str(exc)))
+        else:
+            results.append(InlineResult(comment=comment, posted=True))
+    return results
 
 
 class GitHost(Protocol):

@@ -25,6 +25,7 @@ from shared.git.base import (
     InlineResult,
     PostedComment,
     fingerprint_of,
+    post_each,
     with_fingerprint,
 )
 from shared.git.github_api import (
@@ -457,15 +458,7 @@ class GitHubHost:
             )
         else:
             return [InlineResult(comment=c, posted=True) for c in comments]
-        results = []
-        for comment in comments:
-            try:
-                self.create_inline_comment(comment, head_sha)
-            except AnchorRejectedError as exc:
-                results.append(InlineResult(comment=comment, posted=False, error=str(exc)))
-            else:
-                results.append(InlineResult(comment=comment, posted=True))
-        return results
+        return post_each(self.create_inline_comment, comments, head_sha)
 
     def resolve_comment(self, comment_id: str) -> None:
         thread = self._threads.get(comment_id) or self._review_threads().get(comment_id)

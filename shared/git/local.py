@@ -16,11 +16,11 @@ from typing import Any
 
 from shared.diff import parse_patch
 from shared.git.base import (
-    AnchorRejectedError,
     GitHostError,
     InlineComment,
     InlineResult,
     PostedComment,
+    post_each,
 )
 from shared.models import (
     ChangedFile,
@@ -289,15 +289,7 @@ class LocalGitHost:
     def post_inline_comments(
         self, comments: list[InlineComment], head_sha: str
     ) -> list[InlineResult]:
-        results = []
-        for comment in comments:
-            try:
-                self.create_inline_comment(comment, head_sha)
-            except AnchorRejectedError as exc:
-                results.append(InlineResult(comment=comment, posted=False, error=str(exc)))
-            else:
-                results.append(InlineResult(comment=comment, posted=True))
-        return results
+        return post_each(self.create_inline_comment, comments, head_sha)
 
     def resolve_comment(self, comment_id: str) -> None:
         with self._state() as state:

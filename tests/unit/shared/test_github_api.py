@@ -7,8 +7,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.git.github_api import (
     GitHubApi,
@@ -20,6 +18,7 @@ from shared.git.github_api import (
     ValidationFailedError,
     app_jwt,
 )
+from tests.support.keys import rsa_pair
 
 Handler = Callable[[httpx.Request], httpx.Response]
 NOW = 1_800_000_000.0
@@ -198,23 +197,8 @@ def test_enterprise_graphql_url() -> None:
     assert settings.graphql_url == "https://ghe.example.com/api/graphql"
 
 
-def _rsa_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 def test_app_auth_exchanges_a_jwt_for_an_installation_token_and_caches_it() -> None:
-    private, public = _rsa_pair()
+    private, public = rsa_pair()
     calls: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -246,7 +230,7 @@ def test_app_auth_exchanges_a_jwt_for_an_installation_token_and_caches_it() -> N
 
 
 def test_app_key_with_escaped_newlines_from_an_env_var_works() -> None:
-    private, public = _rsa_pair()
+    private, public = rsa_pair()
     settings = GitHubSettings.model_validate(
         {"app_id": 1, "app_private_key": private.replace("\n", "\\n")}
     )
@@ -265,7 +249,7 @@ def test_a_broken_private_key_says_so_without_echoing_it() -> None:
 def test_login_of_a_token_user_and_of_an_app() -> None:
     api, _ = make(lambda r: httpx.Response(200, json={"login": "rf-bot"}))
     assert api.login() == "rf-bot"
-    private, _public = _rsa_pair()
+    private, _public = rsa_pair()
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/app"

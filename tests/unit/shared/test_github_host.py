@@ -18,6 +18,7 @@ from shared.git.github import GitHubHost, category_of, read_state
 from shared.git.github_api import GitHubApi, GitHubSettings, RateLimitedError
 from shared.models import Category, FileStatus, ReviewTarget, Verdict
 from tests.support.github_emulator import GitHubEmulator
+from tests.support.keys import rsa_pair
 
 REPO = "acme/inventory"
 TOKEN = "ghp_host_test"
@@ -258,18 +259,7 @@ def test_transient_502s_are_retried(gh: GitHubEmulator, host: GitHubHost) -> Non
 
 
 def test_as_a_github_app(gh: GitHubEmulator) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private, public = rsa_pair()
     gh.add_app(99, public, installations={REPO: 5})
     settings = GitHubSettings.model_validate(
         {"api_url": gh.base_url, "token": None, "app_id": 99, "app_private_key": private}

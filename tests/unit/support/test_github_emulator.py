@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.github_emulator import GitHubEmulator
+from tests.support.keys import rsa_pair
 
 REPO = "acme/widgets"
 TOKEN = "ghp_emulator_test"
@@ -614,17 +613,7 @@ def test_graphql_blobs(client: httpx.Client, repo: Path) -> None:
 
 
 def test_app_jwt_buys_an_installation_token(gh: GitHubEmulator) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = rsa_pair()
     gh.add_app(4242, public_pem, {REPO: 77})
     now = int(time.time())
     app_jwt = jwt.encode({"iat": now - 60, "exp": now + 480, "iss": "4242"}, private_pem, "RS256")
