@@ -12,10 +12,11 @@ If no engine can be had the session fails with the engine log: it never skips (i
 ``CI=true``, the engine is mandatory; locally the message says how to fix it).
 """
 
+import asyncio
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
@@ -24,10 +25,13 @@ from urllib.parse import urlsplit
 import grpc  # type: ignore[import-untyped,unused-ignore]
 import httpx
 import pytest
+from pyzeebe import ZeebeClient
 
 from reviewflow.engine.cluster import ClusterSettings, create_channel
 from reviewflow.engine.java import JavaNotFoundError
 from reviewflow.engine.local import EngineError, EngineStartError, LocalEngine, port_open
+from reviewflow.review import deploy
+from workers.main import run_workers
 
 _HERE = Path(__file__).resolve().parent
 
@@ -145,3 +149,21 @@ def engine() -> Iterator[EngineHandle]:
             local.down()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture(scope="module")
+async def client(engine: EngineHandle) -> AsyncIterator[ZeebeClient]:
+    """A client of the engine with bpmn/code_review.bpmn deployed."""
+    zeebe = ZeebeClient(engine.channel())
+    await deploy(zeebe)
+    yield zeebe
+
+
+@pytest.fixture(scope="module")
+async def workers(engine: EngineHandle, client: ZeebeClient) -> AsyncIterator[None]:
+    """Every light and heavy worker, in this process, for the module's tests."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_workers(engine.channel(), {"light", "heavy"}, stop=stop))
+    yield
+    stop.set()
+    await task

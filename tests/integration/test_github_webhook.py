@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 from pyzeebe import ZeebeClient
 
-from reviewflow.review import deploy, github_target, start_pr_review
+from reviewflow.review import github_target, start_pr_review
 from reviewflow.sample import git, make_sample_repo, write
 from reviewflow.webhook import create_app, zeebe_publisher
 from shared.contract import REPORT_SKIP_JOB_TYPE
@@ -30,7 +30,6 @@ from shared.git.base import PROGRESS_FINGERPRINT, fingerprint_of
 from shared.git.github import read_state
 from tests.support.github_emulator import GitHubEmulator
 from tests.support.webhooks import delivery, payload
-from workers.main import run_workers
 from workers.runtime import settings, stage_title
 
 # the fixtures' repository and PR
@@ -84,22 +83,19 @@ def github_env(gh: GitHubEmulator) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-async def ingress(engine: Any, github_env: None) -> AsyncIterator[str]:
-    """Engine + deployed process + workers + the webhook endpoint; yields the webhook URL."""
-    client = ZeebeClient(engine.channel())
-    await deploy(client)
-    stop = asyncio.Event()
-    workers = asyncio.create_task(run_workers(engine.channel(), {"light", "heavy"}, stop=stop))
+async def ingress(
+    engine: Any, github_env: None, client: ZeebeClient, workers: None
+) -> AsyncIterator[str]:
+    """The webhook endpoint in front of the engine, with every worker running; its URL."""
     port = free_port()
-    app = create_app(SECRET, zeebe_publisher(ZeebeClient(engine.channel())))
+    app = create_app(SECRET, zeebe_publisher(client))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
     yield f"http://127.0.0.1:{port}/inbound/reviewflow-github"
     server.should_exit = True
-    stop.set()
-    await asyncio.gather(serving, workers)
+    await serving
 
 
 async def send(url: str, event: str, body: Any, **kwargs: Any) -> httpx.Response:
@@ -305,12 +301,10 @@ async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_ever
 
 
 async def test_cli_start_of_a_draft_pr_is_skipped_with_the_reason(
-    engine: Any, gh: GitHubEmulator, ingress: str
+    client: ZeebeClient, gh: GitHubEmulator, ingress: str
 ) -> None:
     number = gh.open_pull_request(REPO, base="main", head="feature", title="Early", draft=True)
-    run = await start_pr_review(
-        ZeebeClient(engine.channel()), github_target(f"{REPO}#{number}"), timeout_s=120
-    )
+    run = await start_pr_review(client, github_target(f"{REPO}#{number}"), timeout_s=120)
     assert run.skipped is not None and "draft" in run.skipped
     comments = gh.issue_comments(REPO, number)
     assert len(comments) == 1 and "draft" in comments[0]["body"]

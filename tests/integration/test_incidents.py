@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,9 @@ import pytest
 from pyzeebe import ZeebeClient
 
 from reviewflow.engine.local import IncidentRecord, LocalEngine
-from reviewflow.review import deploy, local_target, start_review
+from reviewflow.review import local_target, start_review
 from reviewflow.sample import make_sample_repo
 from shared.git.local import LocalGitHost
-from workers.main import run_workers
 from workers.runtime import settings
 
 FEEDBACK_ELEMENT = "Task_KodyFineTuning"  # "Load team feedback", retries="3" in the diagram
@@ -47,22 +46,6 @@ def local_engine(engine: Any) -> LocalEngine:
             pytrace=False,
         )
     return local
-
-
-@pytest.fixture(scope="module")
-async def client(engine: Any) -> AsyncIterator[ZeebeClient]:
-    zeebe = ZeebeClient(engine.channel())
-    await deploy(zeebe)
-    yield zeebe
-
-
-@pytest.fixture(scope="module")
-async def workers(engine: Any, client: ZeebeClient) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_workers(engine.channel(), {"light", "heavy"}, stop=stop))
-    yield
-    stop.set()
-    await task
 
 
 async def wait_for(

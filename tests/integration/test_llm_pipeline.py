@@ -6,10 +6,9 @@ them at its own server. The API key must reach the server and nothing else: not 
 variable, not an artifact, not the event log, not the broker's log or its data.
 """
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from pyzeebe import ZeebeClient
 
 from reviewflow.engine.local import LocalEngine
-from reviewflow.review import ReviewRun, deploy, local_target, start_review
+from reviewflow.review import ReviewRun, local_target, start_review
 from reviewflow.sample import make_sample_repo
 from shared.git.local import LocalGitHost
 from shared.llm.prompts import (
@@ -27,26 +26,9 @@ from shared.llm.prompts import (
     summary_system,
 )
 from tests.support.llm_server import FakeLlmServer
-from workers.main import run_workers
 from workers.runtime import settings
 
 MODEL = "reviewflow-test-model"
-
-
-@pytest.fixture(scope="module")
-async def client(engine: Any) -> AsyncIterator[ZeebeClient]:
-    zeebe = ZeebeClient(engine.channel())
-    await deploy(zeebe)
-    yield zeebe
-
-
-@pytest.fixture(scope="module")
-async def workers(engine: Any, client: ZeebeClient) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_workers(engine.channel(), {"light", "heavy"}, stop=stop))
-    yield
-    stop.set()
-    await task
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pyzeebe import ZeebeClient, ZeebeTaskRouter, ZeebeWorker
 
-from reviewflow.review import ReviewRun, deploy, local_target, start_review
+from reviewflow.review import ReviewRun, local_target, start_review
 from reviewflow.sample import git, make_sample_repo, write
 from shared.contract import STAGES
 from shared.git.local import LocalGitHost
@@ -26,14 +26,6 @@ class Workers:
     async def close(self) -> None:
         self.stop.set()
         await self.task
-
-
-@pytest.fixture(scope="module")
-async def client(engine: Any) -> AsyncIterator[ZeebeClient]:
-    channel = engine.channel()
-    zeebe = ZeebeClient(channel)
-    await deploy(zeebe)
-    yield zeebe
 
 
 @pytest.fixture(scope="module")
