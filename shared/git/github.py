@@ -192,29 +192,35 @@ class GitHubHost:
         data: dict[str, Any] = self.api.get_json(f"{self._base}/pulls/{self.number}")
         return data
 
-    def _compare(self, base: str, head: str, page: int = 1) -> dict[str, Any]:
+    def _compare(self, base: str, head: str, commits: int = 100) -> dict[str, Any]:
+        """A comparison with its first ``commits`` commits (its files come on the first page
+        whatever the page size)."""
         data: dict[str, Any] = self.api.get_json(
             f"{self._base}/compare/{quote(base, safe='')}...{quote(head, safe='')}",
-            params={"per_page": 100, "page": page},
+            params={"per_page": commits, "page": 1},
         )
         return data
 
+    def _merge_base(self, pull: dict[str, Any]) -> str:
+        compare = self._compare(str(pull["base"]["sha"]), str(pull["head"]["sha"]), commits=1)
+        return str(compare["merge_base_commit"]["sha"])
+
     def pull_request(self) -> PullRequestInfo:
         data = self._pull()
-        head_sha = str(data["head"]["sha"])
-        base_tip = str(data["base"]["sha"])
-        merge_base = str(self._compare(base_tip, head_sha)["merge_base_commit"]["sha"])
-        state = "merged" if data.get("merged") else str(data.get("state", "open"))
+        if data.get("merged"):
+            state = "merged"
+        else:
+            state = "closed" if data.get("state") == "closed" else "open"
         return PullRequestInfo(
             title=str(data.get("title") or ""),
             body=str(data.get("body") or ""),
             base_branch=str(data["base"]["ref"]),
             head_branch=str(data["head"]["ref"]),
-            base_sha=merge_base,
-            head_sha=head_sha,
+            base_sha=self._merge_base(data),
+            head_sha=str(data["head"]["sha"]),
             draft=bool(data.get("draft", False)),
             author=str((data.get("user") or {}).get("login", "")),
-            state="merged" if state == "merged" else ("closed" if state == "closed" else "open"),
+            state=state,
         )
 
     def commits(self, base_sha: str, head_sha: str) -> list[CommitInfo]:
@@ -251,13 +257,11 @@ class GitHubHost:
         """The PR's own file list (paginated, up to 3000) when asked for its whole range;
         otherwise the comparison's (GitHub lists at most 300 files there)."""
         pull = self._pull()
-        if head_sha == pull["head"]["sha"]:
-            merge_base = self._compare(str(pull["base"]["sha"]), head_sha)["merge_base_commit"]
-            if base_sha == merge_base["sha"]:
-                return [
-                    changed_file(f)
-                    for f in self.api.paginate(f"{self._base}/pulls/{self.number}/files")
-                ]
+        if head_sha == pull["head"]["sha"] and base_sha == self._merge_base(pull):
+            return [
+                changed_file(f)
+                for f in self.api.paginate(f"{self._base}/pulls/{self.number}/files")
+            ]
         files = self._compare(base_sha, head_sha).get("files") or []
         if len(files) >= COMPARE_MAX_FILES:
             logger.warning(
