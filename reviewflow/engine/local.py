@@ -63,6 +63,7 @@ from xml.sax.saxutils import quoteattr
 import httpx
 import yaml
 
+from reviewflow.engine.endpoints import EngineEndpoints
 from reviewflow.engine.java import JavaRuntime, find_java
 from reviewflow.engine.versions import (
     MAVEN_DEPENDENCY_PLUGIN,
@@ -429,8 +430,10 @@ def _write_atomically(path: Path, text: str) -> None:
 # --- the engine ------------------------------------------------------------------------------
 
 
-class LocalEngine:
+class LocalEngine(EngineEndpoints):
     """One local broker per state dir. See the module docstring for the layout."""
+
+    ports: EnginePorts
 
     def __init__(
         self,
@@ -496,22 +499,6 @@ class LocalEngine:
     @property
     def dist_dir(self) -> Path:
         return self.cache_dir / "dist" / ZEEBE_DIST_DIR_NAME
-
-    @property
-    def grpc_address(self) -> str:
-        return f"{self.host}:{self.ports.grpc}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.ports.rest}"
-
-    @property
-    def management_url(self) -> str:
-        return f"http://{self.host}:{self.ports.management}"
-
-    @property
-    def readiness_url(self) -> str:
-        return f"{self.management_url}/actuator/health/readiness"
 
     # fetch
 
@@ -680,13 +667,6 @@ class LocalEngine:
         return BROKER_MAIN_CLASS in process_cmdline(record.pid)
 
     # probes
-
-    def _ready(self) -> bool:
-        try:
-            response = httpx.get(self.readiness_url, timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
 
     def _topology(self) -> dict[str, Any] | None:
         try:
