@@ -26,12 +26,16 @@ def write_summary(
         return fallback, 0
     reviewer = LlmReviewer(llm, config.model)
     findings = "\n".join(f"- {f.severity.value}: {f.title}" for f in result.pr_findings)
-    try:
-        text = asyncio.run(
-            reviewer.summarize(
+
+    async def summarize() -> str:
+        # the client is closed in the loop that used it (else: "Event loop is closed")
+        async with reviewer:
+            return await reviewer.summarize(
                 pr.title, pr.body, files, findings, config.summary.custom_instructions
             )
-        )
+
+    try:
+        text = asyncio.run(summarize())
     except Exception as exc:
         logger.warning("summary by model failed, using the plain summary: %s", exc)
         return (

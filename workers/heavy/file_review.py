@@ -65,10 +65,10 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
         tokens = 0
         failed: list[str] = []
         if llm.configured:
-            reviewer = LlmReviewer(llm, config.model)
             context = ctx.store.get(v["contextArtifact"], LoadedContext)
-            raw, failed = await _llm_review(reviewer, config, to_review, gates, context)
-            tokens = reviewer.total_tokens
+            async with LlmReviewer(llm, config.model) as reviewer:
+                raw, failed = await _llm_review(reviewer, config, to_review, gates, context)
+                tokens = reviewer.total_tokens
             self_check = None  # the model's own self-check pass already ran
         else:
             loop = asyncio.get_running_loop()

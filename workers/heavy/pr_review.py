@@ -26,13 +26,13 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
         tokens = 0
         if llm.configured:
             context = ctx.store.get(v["contextArtifact"], LoadedContext)
-            reviewer = LlmReviewer(llm, config.model)
             rules = [r for r in config.rules if r.scope == "pr"]
             text = "\n\n".join(f"# {d.path}\n{d.text}" for d in context.docs)
-            findings: list[PrFinding] = await reviewer.review_pr(
-                files, pr.title, pr.body, text, rules
-            )
-            tokens = reviewer.total_tokens
+            async with LlmReviewer(llm, config.model) as reviewer:
+                findings: list[PrFinding] = await reviewer.review_pr(
+                    files, pr.title, pr.body, text, rules
+                )
+                tokens = reviewer.total_tokens
         else:
             findings = await asyncio.to_thread(review_pr_offline, files, pr.title, pr.body, None)
         artifact = ctx.store.put(ctx.run_id, f"pr-review-{attempt}", findings)
