@@ -11,6 +11,7 @@ import uvicorn
 from pyzeebe import ZeebeClient
 
 from reviewflow.engine.cluster import ClusterSettings, create_channel
+from reviewflow.engine.local import LocalEngine
 from reviewflow.review import BPMN_PATH
 from reviewflow.webhook import DEFAULT_CONTEXT, create_app, zeebe_publisher
 from shared.ingress import SECRET_ENV
@@ -35,7 +36,7 @@ def serve(
         raise typer.Exit(2)
 
     async def go() -> None:
-        client = ZeebeClient(create_channel(ClusterSettings()))
+        client = ZeebeClient(create_channel(ClusterSettings(), LocalEngine().grpc_address))
         if deploy:
             await client.deploy_resource(str(BPMN_PATH))
         app = create_app(secret, zeebe_publisher(client), context)

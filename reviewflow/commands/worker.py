@@ -7,6 +7,7 @@ import logging
 import typer
 
 from reviewflow.engine.cluster import ClusterSettings, create_channel
+from reviewflow.engine.local import LocalEngine
 from workers.main import run_workers
 
 GROUPS = {"light": {"light"}, "heavy": {"heavy"}, "all": {"light", "heavy"}}
@@ -16,7 +17,8 @@ def worker(
     group: str = typer.Argument(..., help="light, heavy or all"),
     only: list[str] = typer.Option([], "--only", help="Serve only these job types (repeatable)."),
 ) -> None:
-    """Run pyzeebe workers against ZEEBE_ADDRESS (default: the local engine)."""
+    """Run pyzeebe workers against ZEEBE_ADDRESS (default: the local engine, on its configured
+    REVIEWFLOW_ENGINE_GRPC_PORT)."""
     if group not in GROUPS:
         raise typer.BadParameter(f"unknown group {group!r}: use light, heavy or all")
     logging.basicConfig(
@@ -24,7 +26,7 @@ def worker(
     )
 
     async def go() -> None:
-        channel = create_channel(ClusterSettings())
+        channel = create_channel(ClusterSettings(), LocalEngine().grpc_address)
         await run_workers(channel, GROUPS[group], only=set(only) or None)
 
     with contextlib.suppress(KeyboardInterrupt):
