@@ -59,7 +59,6 @@ import math
 import os
 import re
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -73,12 +72,13 @@ from typing import Any, Self
 from urllib.parse import urlencode
 
 import jwt
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from tests.support.loopback import LoopbackServer
 
 HTML_ROOT = "https://github.com"
 DOCS = "https://docs.github.com/rest"
@@ -678,9 +678,7 @@ class GitHubEmulator:
             "thread": 5_000_000,
             "request": 0,
         }
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
+        self._loopback: LoopbackServer | None = None
         self._port: int | None = None
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"/pulls"), self._list_pulls),
@@ -921,26 +919,8 @@ class GitHubEmulator:
                 )
             ]
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="github-emulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("GitHubEmulator did not start")
-            time.sleep(0.01)
-        self._sock = sock
+        self._loopback = LoopbackServer(app, "github-emulator")
+        self._port = self._loopback.start()
         return self
 
     def __exit__(
@@ -949,17 +929,9 @@ class GitHubEmulator:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            if self._thread.is_alive():
-                raise RuntimeError("GitHubEmulator did not stop")
-        if self._sock is not None:
-            self._sock.close()
-        self._sock = None
-        self._server = None
-        self._thread = None
+        if self._loopback is not None:
+            self._loopback.stop()
+        self._loopback = None
         self._port = None
 
     # ---- request pipeline ---------------------------------------------------------------

@@ -18,7 +18,6 @@ measures the maximum number of requests in flight at once. ``latency`` delays ev
 import asyncio
 import json
 import math
-import socket
 import threading
 import time
 from collections import deque
@@ -27,11 +26,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from tests.support.loopback import LoopbackServer
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -108,10 +108,8 @@ class FakeLlmServer:
         self.model = model
         self._lock = threading.Lock()
         self._state = _State()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: LoopbackServer | None = None
         self._port: int | None = None
-        self._sock: socket.socket | None = None
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -257,30 +255,8 @@ class FakeLlmServer:
 
     def __enter__(self) -> Self:
         app = Starlette(routes=[Route("/v1/chat/completions", self._handle, methods=["POST"])])
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="fake-llm-server", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("FakeLlmServer did not start")
-            time.sleep(0.01)
-        self._sock = sock
+        self._loopback = LoopbackServer(app, "fake-llm-server")
+        self._port = self._loopback.start()
         return self
 
     def __exit__(
@@ -289,15 +265,7 @@ class FakeLlmServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            if self._thread.is_alive():
-                raise RuntimeError("FakeLlmServer did not stop")
-        if self._sock is not None:
-            self._sock.close()
-        self._sock = None
-        self._server = None
-        self._thread = None
+        if self._loopback is not None:
+            self._loopback.stop()
+        self._loopback = None
         self._port = None
