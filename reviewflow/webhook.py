@@ -15,17 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import grpc
-from pyzeebe import ZeebeClient
-from pyzeebe.errors import MessageAlreadyExistsError, ZeebeError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from reviewflow.engine.port import EnginePort, EngineRequestError, EngineUnavailable
+from shared.contract import PR_EVENT_MESSAGE
 from shared.ingress import (
-    START_MESSAGE,
-    START_MESSAGE_TTL_MS,
     Ignored,
     Rejected,
     StartReview,
@@ -36,22 +33,21 @@ logger = logging.getLogger("reviewflow.webhook")
 
 DEFAULT_CONTEXT = "reviewflow-github"
 
-# publishes the start message; returns False when Zeebe already has this message id
+# starts the review (or tells the PR's running review about the push); returns False when the
+# engine already had this request
 Publisher = Callable[[StartReview], Awaitable[bool]]
 
+# what enters the process from a delivery: never the payload, never a secret
+START_VARIABLES = ("target", "trigger", "deliveryId")
 
-def zeebe_publisher(client: ZeebeClient) -> Publisher:
+
+def engine_publisher(engine: EnginePort) -> Publisher:
+    """Start-or-correlate on the PR's business key: a new run when none runs for the PR,
+    otherwise the running one's "new push" event, after which it reviews what is new."""
+
     async def publish(start: StartReview) -> bool:
-        try:
-            await client.publish_message(
-                START_MESSAGE,
-                start.correlation_key,
-                variables=start.variables,
-                time_to_live_in_milliseconds=START_MESSAGE_TTL_MS,
-                message_id=start.message_id,
-            )
-        except MessageAlreadyExistsError:
-            return False
+        variables = {k: v for k, v in start.variables.items() if k in START_VARIABLES}
+        await engine.start_or_correlate(PR_EVENT_MESSAGE, start.correlation_key, variables)
         return True
 
     return publish
@@ -79,7 +75,7 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
             return JSONResponse({"status": "ignored", "reason": decision.reason})
         try:
             fresh = await publish(decision)
-        except (ZeebeError, grpc.RpcError, OSError) as exc:
+        except (EngineUnavailable, EngineRequestError, OSError) as exc:
             logger.error("delivery %s: the engine refused the message: %s", delivery, exc)
             return JSONResponse(
                 {"error": f"the engine is unavailable ({type(exc).__name__}); redeliver later"},
@@ -88,7 +84,6 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
         result: dict[str, Any] = {
             "status": "accepted" if fresh else "duplicate",
             "pullRequest": decision.correlation_key,
-            "reviewRunId": decision.variables["reviewRunId"],
         }
         logger.info("delivery %s: %s %s", delivery, result["status"], decision.correlation_key)
         return JSONResponse(result, status_code=202 if fresh else 200)

@@ -69,18 +69,32 @@ JOB_TYPES: frozenset[str] = frozenset({s.job_type for s in STAGES} | {REPORT_SKI
 
 @dataclass(frozen=True)
 class HeavyBranch:
-    """One parallel heavy branch: dispatch job, completion message, outcome variable."""
+    """One parallel heavy branch: dispatch task, completion message, outcome variable."""
 
-    key: str  # short name used in variable names and correlation keys
+    key: str  # short name used in variable names and wait keys
     job_type: str
     message_name: str
     outcome_variable: str
     attempt_variable: str
+    # the dispatch worker completes its task with a fresh token in this variable; the result
+    # message is correlated on it, so a late result of an abandoned attempt matches nothing
+    wait_key_variable: str
+    # the message by which the AST branch hands its impact context to this branch
+    context_message: str | None = None
+
+    @property
+    def topic(self) -> str:
+        return self.job_type
 
 
 HEAVY_BRANCHES: tuple[HeavyBranch, ...] = (
     HeavyBranch(
-        "ast", "reviewflow.ast-analysis", "reviewflow.ast.done", "astOutcome", "astAttempt"
+        "ast",
+        "reviewflow.ast-analysis",
+        "reviewflow.ast-analysis.done",
+        "astOutcome",
+        "astAttempt",
+        "astWaitKey",
     ),
     HeavyBranch(
         "pr",
@@ -88,15 +102,28 @@ HEAVY_BRANCHES: tuple[HeavyBranch, ...] = (
         "reviewflow.pr-review.done",
         "prReviewOutcome",
         "prReviewAttempt",
+        "prReviewWaitKey",
+        "reviewflow.pr-review.ast-context",
     ),
     HeavyBranch(
-        "files",
+        "file",
         "reviewflow.file-review",
         "reviewflow.file-review.done",
         "fileReviewOutcome",
         "fileReviewAttempt",
+        "fileReviewWaitKey",
+        "reviewflow.file-review.ast-context",
     ),
 )
+
+# Start-or-correlate message of a pull request: starts a run, or tells the running one that a
+# push arrived (its "new push" event subprocess), keyed by the business key owner/name#N.
+PR_EVENT_MESSAGE = "reviewflow.pr-event"
+
+
+def heavy_branch(key: str) -> HeavyBranch:
+    return next(b for b in HEAVY_BRANCHES if b.key == key)
+
 
 # Business error thrown by ResolveConfig when the configuration is invalid.
 ERROR_INVALID_CONFIG = "Err_InvalidConfig"

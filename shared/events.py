@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-Status = Literal["started", "completed", "failed", "skipped", "dispatched"]
+Status = Literal["started", "completed", "failed", "skipped", "dispatched", "stale"]
 
 
 class StageEvent(BaseModel):

@@ -1,70 +1,79 @@
 """Run worker processes: ``light`` (the light stages), ``heavy`` (the heavy branches), or both.
 
 Each job type is its own router, so a deployment can scale them apart:
-``reviewflow worker light --only reviewflow.fetch-changed-files``.
+``reviewflow worker light --only reviewflow.fetch-changed-files``. A worker serves every
+engine node it is given (a cluster has several): one poller per node and group.
 """
 
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-import grpc
-from pyzeebe import ZeebeClient, ZeebeTaskRouter, ZeebeWorker
-
+from reviewflow.engine.port import EnginePort
 from workers.heavy import ROUTER_FACTORIES
 from workers.heavy.runtime import HeavyRuntime
 from workers.light import ROUTERS
-from workers.runtime import settings
+from workers.poller import TaskPoller, worker_id
+from workers.runtime import Router, TaskSpec, current_settings
 
 logger = logging.getLogger("reviewflow.workers")
 
 
-def _task_types(router: ZeebeTaskRouter) -> set[str]:
-    return {task.type for task in router.tasks}
+def select(routers: Sequence[Router], only: set[str] | None) -> list[TaskSpec]:
+    return [s for r in routers for s in r.specs if only is None or s.topic in only]
 
 
 async def run_workers(
-    channel: grpc.aio.Channel,
+    engines: Sequence[EnginePort],
     groups: set[str],
     only: set[str] | None = None,
     stop: asyncio.Event | None = None,
     skip_heavy: set[str] | None = None,
 ) -> None:
     """Serve the selected job types until ``stop`` is set (or forever)."""
-    worker_settings = settings()
-    worker = ZeebeWorker(channel, name="reviewflow", max_connection_retries=-1, poll_retry_delay=1)
-    routers: list[ZeebeTaskRouter] = []
+    worker_settings = current_settings()
+    stop = stop or asyncio.Event()
+    pollers: list[TaskPoller] = []
     runtime: HeavyRuntime | None = None
     pool: ProcessPoolExecutor | None = None
     if "light" in groups:
-        routers.extend(ROUTERS)
+        light = select(ROUTERS, only)
+        if light:
+            wid = worker_id("light")
+            pollers.extend(
+                TaskPoller(
+                    e, light, worker_settings.light_concurrency, worker_settings.poll_wait_ms, wid
+                )
+                for e in engines
+            )
     if "heavy" in groups:
-        # spawn, not fork: a forked child would inherit the gRPC channel's threads and locks
+        # spawn, not fork: a forked child would inherit the event loop's sockets and locks
         pool = ProcessPoolExecutor(
-            max_workers=max(1, min(worker_settings.heavy_concurrency, 4)),
+            max_workers=max(1, min(worker_settings.heavy_concurrency, 2)),
             mp_context=multiprocessing.get_context("spawn"),
         )
-        runtime = HeavyRuntime(ZeebeClient(channel), worker_settings.heavy_concurrency, pool)
-        routers.extend(
+        runtime = HeavyRuntime(worker_settings.heavy_concurrency, pool)
+        heavy_routers = [
             factory(runtime)
             for key, factory in ROUTER_FACTORIES.items()
             if key not in (skip_heavy or set())
-        )
-    for router in routers:
-        if only is None or _task_types(router) & only:
-            worker.include_router(router)
-    logger.info("serving %s", ", ".join(sorted(t.type for t in worker.tasks)))
-    work = asyncio.create_task(worker.work())
+        ]
+        heavy = select(heavy_routers, only)
+        if heavy:
+            wid = worker_id("heavy")
+            # dispatch tasks complete at once, so a few slots serve many branches
+            pollers.extend(
+                TaskPoller(e, heavy, 8, worker_settings.poll_wait_ms, wid) for e in engines
+            )
+    if not pollers:
+        raise ValueError("no job types selected: check the group and --only")
+    topics = sorted({t for p in pollers for t in p.specs})
+    logger.info("serving %s on %d engine node(s)", ", ".join(topics), len(engines))
     try:
-        if stop is None:
-            await work
-        else:
-            await stop.wait()
+        await asyncio.gather(*(p.run(stop) for p in pollers))
     finally:
-        await worker.stop()
-        work.cancel()
-        await asyncio.gather(work, return_exceptions=True)
         if runtime is not None:
             await runtime.drain()
         if pool is not None:

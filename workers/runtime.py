@@ -1,19 +1,23 @@
-"""What every worker shares: the thin wrapper that turns a stage function into a pyzeebe task,
-the retry backoff, the per-job context (git host, artifact store, event log)."""
+"""What every worker shares: routers (one per stage module), the thin wrapper that turns a
+stage function into a task handler, the per-task context (git host, artifact store, event
+log), retries with backoff, and how variables cross the engine port.
+
+Nothing here knows which engine runs the process: tasks arrive as
+:class:`reviewflow.engine.port.ExternalTask` and results leave as plain variables.
+"""
 
 import asyncio
+import json
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cache, cached_property
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from pyzeebe import Job, JobController, ZeebeTaskRouter
-from pyzeebe.errors import BusinessError
-
+from reviewflow.engine.port import EnginePort, ExternalTask
 from shared.artifacts import ArtifactStore
 from shared.config import ReviewConfig
-from shared.contract import ERROR_MESSAGE_VARIABLE, REPORT_SKIP_JOB_TYPE, stage_by_job_type
+from shared.contract import REPORT_SKIP_JOB_TYPE, stage_by_job_type
 from shared.events import EventLog, Status
 from shared.git.base import GitHost
 from shared.git.factory import open_host
@@ -24,24 +28,53 @@ logger = logging.getLogger("reviewflow.workers")
 
 Variables = dict[str, Any]
 StageFunction = Callable[["StageContext", Variables], Variables]
+# a handler returns the variables to complete the task with, or None when it completed the
+# task itself (the heavy dispatch tasks do, before their work starts)
+Handler = Callable[[ExternalTask, EnginePort], Awaitable[Variables | None]]
 
 MAX_BACKOFF_MS = 60_000
+DEFAULT_RETRIES = 3
+# a structured variable longer than this goes to the artifact store; the variable holds its id
+SPILL_CHARS = 2_000
+ARTIFACT_REF = "$artifact"
+# variables every handler reads
+BASE_VARIABLES = ("reviewRunId", "reviewRound", "target")
 
 
-@cache
-def settings() -> WorkerSettings:
+class BusinessError(Exception):
+    """An expected business outcome that the diagram catches as a BPMN error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def current_settings() -> WorkerSettings:
+    """Read from the environment on every call: nothing is frozen at import."""
     return WorkerSettings()
+
+
+# kept for callers that read the settings once per operation
+settings = current_settings
+
+
+def run_id_of(task_variables: Variables, process_instance_id: str) -> str:
+    """One id per review run: the process instance (or the id the starter gave), with the
+    round appended when a push during a run made the instance review again."""
+    base = str(task_variables.get("reviewRunId") or process_instance_id)
+    round_ = int(task_variables.get("reviewRound") or 1)
+    return base if round_ <= 1 else f"{base}-r{round_}"
 
 
 @dataclass
 class StageContext:
-    """Everything a stage body needs about the job it serves."""
+    """Everything a stage body needs about the task it serves."""
 
     run_id: str
     target: ReviewTarget
     settings: WorkerSettings
-    job_key: int
-    process_instance_key: int
+    task_id: str
+    process_instance_id: str
 
     @cached_property
     def host(self) -> GitHost:
@@ -56,19 +89,18 @@ class StageContext:
         return EventLog(self.settings.artifacts_dir, self.run_id)
 
     @staticmethod
-    def from_job(job: Job, worker_settings: WorkerSettings) -> "StageContext":
-        variables = job.variables
+    def from_task(task: ExternalTask, worker_settings: WorkerSettings) -> "StageContext":
+        variables = task.variables
         try:
-            run_id = str(variables["reviewRunId"])
             target = ReviewTarget.model_validate(variables["target"])
         except (KeyError, ValueError) as exc:
-            raise ValueError(f"job {job.key} lacks a valid reviewRunId/target: {exc}") from exc
+            raise ValueError(f"task {task.id} lacks a valid target: {exc}") from exc
         return StageContext(
-            run_id=run_id,
+            run_id=run_id_of(variables, task.process_instance_id),
             target=target,
             settings=worker_settings,
-            job_key=job.key,
-            process_instance_key=job.process_instance_key,
+            task_id=task.id,
+            process_instance_id=task.process_instance_id,
         )
 
 
@@ -88,51 +120,73 @@ def backoff_ms(retries_left: int, base_ms: int) -> int:
     return int(min(base_ms * 2**attempt, MAX_BACKOFF_MS))
 
 
-def make_exception_handler(base_ms: int) -> Callable[[Exception, Job, JobController], Any]:
-    async def handle(exc: Exception, job: Job, controller: JobController) -> None:
-        if isinstance(exc, BusinessError):
-            # Zeebe 8.6 gives the catching event only the variables thrown with the error
-            await controller.set_error_status(
-                str(exc), error_code=exc.error_code, variables={ERROR_MESSAGE_VARIABLE: str(exc)}
-            )
-            return
-        delay = backoff_ms(job.retries, base_ms)
-        # the message is what Operate shows on the incident when retries run out
-        message = f"{type(exc).__name__}: {exc}"[:2000]
-        logger.warning(
-            "job %s of type %s failed (%s retries left, next in %d ms): %s",
-            job.key,
-            job.type,
-            job.retries - 1,
-            delay,
-            message,
-        )
-        await controller.set_failure_status(message, retry_back_off_ms=delay)
+def spill(store: ArtifactStore, run_id: str, variables: Variables) -> Variables:
+    """Structured values too big for a process variable go to the artifact store; the
+    variable then holds ``{"$artifact": id}``."""
+    out: Variables = {}
+    for name, value in variables.items():
+        if isinstance(value, dict | list):
+            text = json.dumps(value, separators=(",", ":"))
+            if len(text) > SPILL_CHARS:
+                out[name] = {ARTIFACT_REF: store.put(run_id, f"var-{name}", value)}
+                continue
+        out[name] = value
+    return out
 
-    return handle
+
+def unspill(store: ArtifactStore, variables: Variables) -> Variables:
+    out: Variables = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and set(value) == {ARTIFACT_REF}:
+            out[name] = store.get_raw(str(value[ARTIFACT_REF]))
+        else:
+            out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One topic a worker serves."""
+
+    topic: str
+    variables: tuple[str, ...]
+    handler: Handler
+    lock_ms: int
+    kind: str = "light"
+
+
+@dataclass
+class Router:
+    """The tasks of one stage module (pyzeebe-style: one router per module)."""
+
+    specs: list[TaskSpec] = field(default_factory=list)
+
+    def add(self, spec: TaskSpec) -> None:
+        self.specs.append(spec)
+
+    @property
+    def topics(self) -> set[str]:
+        return {s.topic for s in self.specs}
 
 
 def stage_task(
-    router: ZeebeTaskRouter,
-    job_type: str,
-    variables: Iterable[str],
-    timeout_ms: int | None = None,
+    router: Router, job_type: str, variables: Iterable[str], lock_ms: int | None = None
 ) -> Callable[[StageFunction], StageFunction]:
-    """Register ``fn(ctx, variables) -> result variables`` as the task for ``job_type``.
+    """Register ``fn(ctx, variables) -> result variables`` as the handler of ``job_type``.
 
     The body runs in a thread (it does blocking git and file I/O). Progress goes to the run's
     event log; a result key ``_detail`` becomes the event's text and is not a process variable.
     """
     title = stage_title(job_type)
-    fetch = sorted({"reviewRunId", "target", *variables})
-    worker_settings = settings()
+    fetch = tuple(sorted({*BASE_VARIABLES, *variables}))
 
     def decorator(fn: StageFunction) -> StageFunction:
-        async def handler(job: Job, **_fetched: Any) -> Variables:
-            ctx = StageContext.from_job(job, worker_settings)
+        async def handler(task: ExternalTask, engine: EnginePort) -> Variables:
+            worker_settings = current_settings()
+            ctx = StageContext.from_task(task, worker_settings)
             ctx.events.emit(title, "started")
             try:
-                result = await asyncio.to_thread(fn, ctx, dict(job.variables))
+                result = await asyncio.to_thread(fn, ctx, unspill(ctx.store, dict(task.variables)))
             except BusinessError as exc:
                 ctx.events.emit(title, "failed", str(exc))
                 raise
@@ -142,25 +196,35 @@ def stage_task(
             detail = str(result.pop("_detail", ""))
             status: Status = "skipped" if result.get("proceed") is False else "completed"
             ctx.events.emit(title, status, detail)
-            return result
+            return spill(ctx.store, ctx.run_id, result)
 
         handler.__name__ = fn.__name__
-        router.task(
-            task_type=job_type,
-            exception_handler=make_exception_handler(worker_settings.retry_backoff_ms),
-            variables_to_fetch=fetch,
-            timeout_ms=timeout_ms or worker_settings.light_timeout_ms,
-            max_jobs_to_activate=8,
-            max_running_jobs=8,
-        )(handler)  # type: ignore[arg-type]  # pyzeebe's ParamSpec typing rejects **kwargs
+        router.add(
+            TaskSpec(
+                topic=job_type,
+                variables=fetch,
+                handler=handler,
+                lock_ms=lock_ms or current_settings().lock_ms,
+            )
+        )
         return fn
 
     return decorator
 
 
-def branch_outcome(variables: Variables, name: str) -> "BranchOutcome":
-    """A heavy branch's outcome variable; missing means the branch never reported."""
+def branch_outcome(variables: Variables, name: str) -> BranchOutcome:
+    """A heavy branch's outcome variable; missing means the branch never reported. The
+    diagram marks a branch that never answered with ``{"status": "timeout"}``."""
     raw = variables.get(name)
     if raw is None:
         return BranchOutcome(status="failed", error="the branch reported no outcome")
-    return BranchOutcome.model_validate(raw)
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.startswith("{") else {"status": raw}
+    outcome = BranchOutcome.model_validate(raw)
+    if outcome.status == "timeout" and not outcome.error:
+        attempt_var = name.replace("Outcome", "Attempt")
+        attempts = int(variables.get(attempt_var) or 2) - 1
+        outcome = outcome.model_copy(
+            update={"error": f"no result after {max(1, attempts)} attempt(s)"}
+        )
+    return outcome

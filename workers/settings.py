@@ -17,9 +17,16 @@ class WorkerSettings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     # org-wide configuration layer (a YAML file), applied under the repository's file
     global_config: Path | None = None
-    # job activation timeout for light stages, ms (above their p99)
-    light_timeout_ms: int = 60_000
-    heavy_concurrency: int = 4
+    # how long a task stays locked to this worker; extended while a handler still runs, so a
+    # worker that dies loses its task for at most this long
+    lock_ms: int = 20_000
+    # how long one fetch waits for a task (long polling; a task created on the same engine
+    # node wakes it at once)
+    poll_wait_ms: int = 10_000
+    # tasks one worker process runs at once (per topic group)
+    light_concurrency: int = 16
+    # heavy branches one worker process runs at once
+    heavy_concurrency: int = 16
     # base of the exponential backoff between job retries, ms
     retry_backoff_ms: int = 2_000
 

@@ -2,32 +2,42 @@
 
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from reviewflow.engine.cluster import ClusterSettings, create_channel
+from reviewflow.engine.connect import open_engines, start_lock_dir
 from reviewflow.engine.local import EngineError, LocalEngine
+from reviewflow.engine.port import EnginePort
 from reviewflow.review import ReviewRun, github_target, local_target, review_with_workers
 from shared.events import StageEvent
 from shared.git.base import GitHostError
 from shared.git.github_api import GitHubSettings
 
 console = Console()
-ICONS = {"started": "…", "completed": "✓", "failed": "✗", "skipped": "↷", "dispatched": "→"}
+ICONS = {
+    "started": "…",
+    "completed": "✓",
+    "failed": "✗",
+    "skipped": "↷",
+    "dispatched": "→",
+    "stale": "⌛",
+}
 
 
-def _engine_address() -> tuple[ClusterSettings, str]:
-    cluster = ClusterSettings()
-    if cluster.zeebe_address:
-        return cluster, cluster.zeebe_address
+def start_local_engine() -> tuple[str, str]:
+    """Bring the local engine up (built and started on first use) and return its REST and
+    Cockpit URLs."""
     engine = LocalEngine()
-    console.print("[dim]starting or reusing the local engine (first run downloads it)…[/dim]")
+    console.print("[dim]starting or reusing the local engine (the first run builds it)…[/dim]")
     engine.up()
-    return cluster, engine.grpc_address
+    return engine.rest_url, engine.cockpit_url
+
+
+def engines_for_cli() -> list[EnginePort]:
+    return open_engines(start_local_engine, lock_dir=start_lock_dir())
 
 
 def _show_event(event: StageEvent) -> None:
@@ -62,28 +72,19 @@ def _print_run(run: ReviewRun) -> None:
         console.print(f"\n[bold]Verdict[/bold]: {v.get('verdict')}: {v.get('verdictReason', '')}")
     if run.report_path is not None:
         console.print(f"\nReport: {run.report_path}")
-    instance = f"Process instance {run.instance_key}" if run.instance_key else "The review"
-    console.print(f"{instance} (run {run.run_id}) took {run.seconds:.1f} s.")
-    link = operate_link(os.environ.get(OPERATE_URL_ENV, ""), run.instance_key)
-    if link:
-        console.print(f"Operate: {link}")
+    console.print(
+        f"Process instance {run.instance_id} (run {run.run_id}) took {run.seconds:.1f} s."
+    )
+    if run.incidents:
+        console.print(
+            f"[red]{run.incidents} open incident(s)[/red]: see `reviewflow engine incidents`"
+        )
+    if run.operator_url:
+        console.print(f"Cockpit: {run.operator_url}")
     else:
         console.print(
-            f"[dim]No Operate URL ({OPERATE_URL_ENV}; the local 8.6 engine has no Operate, see "
-            f"README). The stage log is in the artifact store under {run.run_id}/events.jsonl."
-            "[/dim]"
+            f"[dim]The stage log is in the artifact store under {run.run_id}/events.jsonl.[/dim]"
         )
-
-
-OPERATE_URL_ENV = "REVIEWFLOW_OPERATE_URL"
-
-
-def operate_link(operate_url: str, instance_key: int) -> str | None:
-    """Operate's page of one process instance, e.g. http://localhost:8080/operate."""
-    base = operate_url.strip().rstrip("/")
-    if not base or not instance_key:
-        return None
-    return f"{base}/processes/{instance_key}"
 
 
 def review(
@@ -115,17 +116,20 @@ def review(
         else:
             assert path is not None
             target = local_target(path, base, head)
-        cluster, address = _engine_address()
+        engines = engines_for_cli()
     except (ValueError, EngineError, GitHostError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(f"Reviewing [bold]{target.label}[/bold] on {address}")
+    console.print(f"Reviewing [bold]{target.label}[/bold]")
 
     async def go() -> ReviewRun:
-        channel = create_channel(cluster, address)
-        return await review_with_workers(
-            channel, target, force, heavy_timeout, on_event=_show_event
-        )
+        try:
+            return await review_with_workers(
+                engines, target, force, heavy_timeout, on_event=_show_event
+            )
+        finally:
+            for engine in engines:
+                await engine.aclose()
 
     try:
         run = asyncio.run(go())

@@ -8,12 +8,12 @@ import os
 
 import typer
 import uvicorn
-from pyzeebe import ZeebeClient
+from pydantic import ValidationError
 
-from reviewflow.engine.cluster import ClusterSettings, create_channel
-from reviewflow.engine.local import LocalEngine
-from reviewflow.review import BPMN_PATH
-from reviewflow.webhook import DEFAULT_CONTEXT, create_app, zeebe_publisher
+from reviewflow.commands.worker import _local_engine, _settings_error
+from reviewflow.engine.connect import open_engines, start_lock_dir
+from reviewflow.review import deploy as deploy_process
+from reviewflow.webhook import DEFAULT_CONTEXT, create_app, engine_publisher
 from shared.ingress import SECRET_ENV
 
 webhook_app = typer.Typer(help="GitHub webhook ingress.", no_args_is_help=True)
@@ -35,14 +35,22 @@ def serve(
         typer.echo(f"error: set {SECRET_ENV} to the GitHub webhook's secret", err=True)
         raise typer.Exit(2)
 
+    try:
+        engine = open_engines(_local_engine, lock_dir=start_lock_dir())[0]
+    except (ValidationError, ValueError) as exc:
+        typer.echo(f"error: invalid engine settings: {_settings_error(exc)}", err=True)
+        raise typer.Exit(2) from None
+
     async def go() -> None:
-        client = ZeebeClient(create_channel(ClusterSettings(), LocalEngine().grpc_address))
-        if deploy:
-            await client.deploy_resource(str(BPMN_PATH))
-        app = create_app(secret, zeebe_publisher(client), context)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-        typer.echo(f"listening on http://{host}:{port}/inbound/{context}")
-        await uvicorn.Server(config).serve()
+        try:
+            if deploy:
+                await deploy_process(engine)
+            app = create_app(secret, engine_publisher(engine), context)
+            config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+            typer.echo(f"listening on http://{host}:{port}/inbound/{context}")
+            await uvicorn.Server(config).serve()
+        finally:
+            await engine.aclose()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())

@@ -1061,7 +1061,7 @@ def is_test_file(path: str) -> bool:
     return _is_test_path(path)
 
 
-def _breaking_finding(change: BreakingChange) -> PrFinding:
+def breaking_finding(change: BreakingChange) -> PrFinding:
     listed = []
     for caller in change.callers[:MAX_CALLERS_LISTED]:
         where = caller.caller or "module level"
@@ -1106,7 +1106,7 @@ def review_pr_offline(
     """PR-level findings: breaking changes, missing tests, missing description."""
     findings: list[PrFinding] = []
     if ast_report is not None:
-        findings.extend(_breaking_finding(change) for change in ast_report.breaking_changes)
+        findings.extend(breaking_finding(change) for change in ast_report.breaking_changes)
 
     sources = [
         file

@@ -14,7 +14,7 @@ from shared.models import (
     Verdict,
 )
 
-BRANCH_TITLES = {"ast": "AST analysis", "pr": "PR-level review", "files": "per-file review"}
+BRANCH_TITLES = {"ast": "AST analysis", "pr": "PR-level review", "file": "per-file review"}
 
 
 class ReviewResult(Frozen):
@@ -52,8 +52,9 @@ def aggregate(
         for key, outcome in sorted(branches.items())
         if outcome.status != "ok"
     )
-    posted_set = set(posted_fingerprints)
-    counts = Counter(s.severity.value for s in suggestions if s.fingerprint in posted_set)
+    # what was found, not what was posted: a finding held back by a refused anchor or a limit
+    # must not soften the verdict
+    counts = Counter(s.severity.value for s in suggestions)
     counts.update(f.severity.value for f in pr_findings)
     return ReviewResult(
         suggestions=tuple(suggestions),
@@ -131,8 +132,9 @@ def merge_description(existing: str, summary: str, mode: str) -> str:
 
 
 def decide_verdict(config: ReviewConfig, result: ReviewResult) -> tuple[Verdict, str]:
-    """Stage 17: request changes on a posted critical finding (when enabled); approve only a
-    clean, complete run (when enabled); otherwise a plain comment review."""
+    """Stage 17: request changes on a critical finding (when enabled; found counts, posted or
+    held back); approve only a clean, complete run (when enabled); otherwise a plain comment
+    review."""
     critical = result.counts.get(Severity.CRITICAL.value, 0)
     high = result.counts.get(Severity.HIGH.value, 0)
     if config.request_changes and critical:
@@ -143,7 +145,7 @@ def decide_verdict(config: ReviewConfig, result: ReviewResult) -> tuple[Verdict,
             "The review was partial, so it neither approves nor blocks: "
             + "; ".join(result.errors),
         )
-    if config.approve and result.posted == 0 and not result.pr_findings:
+    if config.approve and not result.suggestions and not result.pr_findings:
         return Verdict.APPROVE, "No findings: approved."
     if critical or high:
         return Verdict.COMMENT, f"{critical + high} important finding(s) to look at."

@@ -2,14 +2,13 @@
 
 from collections.abc import Callable
 
-from pyzeebe import ZeebeTaskRouter
-
 from workers.heavy import ast_analysis, file_review, pr_review
 from workers.heavy.runtime import HeavyRuntime
+from workers.runtime import Router
 
 # explicit registration list: branch key -> router factory
-ROUTER_FACTORIES: dict[str, Callable[[HeavyRuntime], ZeebeTaskRouter]] = {
+ROUTER_FACTORIES: dict[str, Callable[[HeavyRuntime], Router]] = {
     "ast": ast_analysis.make_router,
     "pr": pr_review.make_router,
-    "files": file_review.make_router,
+    "file": file_review.make_router,
 }

@@ -4,19 +4,18 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from pyzeebe import ZeebeTaskRouter
-
+from reviewflow.engine.port import EnginePort
 from shared.analysis.ast_report import analyze_change
 from shared.analysis.languages import detect_language
 from shared.artifacts import ArtifactStore
-from shared.contract import HEAVY_BRANCHES
+from shared.contract import HEAVY_BRANCHES, heavy_branch
 from shared.git.factory import open_host
 from shared.models import BranchOutcome, ChangedFile, FileStatus, ReviewTarget
 from shared.stages.preparation import changed_lines
-from workers.heavy.runtime import HeavyRuntime, dispatch_router
-from workers.runtime import StageContext, Variables
+from workers.heavy.runtime import HeavyRuntime, branch_title, deliver, dispatch_router
+from workers.runtime import Router, StageContext, Variables
 
-BRANCH = next(b for b in HEAVY_BRANCHES if b.key == "ast")
+BRANCH = heavy_branch("ast")
 MAX_REPO_FILES = 3000
 
 
@@ -47,7 +46,7 @@ def compute_ast(
     ).model_dump()
 
 
-def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
+def make_router(runtime: HeavyRuntime) -> Router:
     async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
         args = (
             str(ctx.settings.state_dir),
@@ -62,4 +61,11 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
         raw = await loop.run_in_executor(runtime.pool, compute_ast, *args)
         return BranchOutcome.model_validate(raw)
 
-    return dispatch_router(runtime, BRANCH, work)
+    async def hand_on(engine: EnginePort, ctx: StageContext, outcome: BranchOutcome) -> None:
+        """After its own result: tell the LLM branches that wait for the impact context (a
+        branch that already went on without it matches nothing, which is fine)."""
+        for branch in HEAVY_BRANCHES:
+            if branch.context_message is not None:
+                await deliver(engine, branch.context_message, ctx, None, None, branch_title(BRANCH))
+
+    return dispatch_router(runtime, BRANCH, work, ("filesArtifact", "commits"), after=hand_on)

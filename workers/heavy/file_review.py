@@ -3,20 +3,29 @@ categories, lines outside the diff, kinds the team rejects, self-check) and the 
 
 import asyncio
 
-from pyzeebe import ZeebeTaskRouter
-
+from shared.analysis.ast_report import AstReport
 from shared.analysis.offline_reviewer import review_file
 from shared.config import ReviewConfig
-from shared.contract import HEAVY_BRANCHES
+from shared.contract import heavy_branch
 from shared.llm.client import LlmReviewer
 from shared.llm.settings import LlmSettings
 from shared.models import BranchOutcome, ChangedFile, Suggestion
 from shared.stages.findings import FileReviewOutput, filter_suggestions, offline_self_check
+from shared.stages.impact import impact_context
 from shared.stages.preparation import FileGate, LoadedContext, RejectedKind, changed_lines
+from workers.heavy.pr_review import ast_report_of
 from workers.heavy.runtime import HeavyRuntime, dispatch_router
-from workers.runtime import StageContext, Variables, config_of
+from workers.runtime import Router, StageContext, Variables, config_of
 
-BRANCH = next(b for b in HEAVY_BRANCHES if b.key == "files")
+BRANCH = heavy_branch("file")
+VARIABLES = (
+    "config",
+    "filesArtifact",
+    "gateArtifact",
+    "feedbackArtifact",
+    "contextArtifact",
+    "astOutcome",
+)
 
 
 async def _llm_review(
@@ -25,12 +34,16 @@ async def _llm_review(
     files: list[ChangedFile],
     gates: dict[str, FileGate],
     context: LoadedContext,
+    report: AstReport | None,
 ) -> tuple[list[Suggestion], list[str]]:
     docs = {d.path: d.text for d in context.docs}
 
     async def one(file: ChangedFile) -> list[Suggestion]:
         gate = gates[file.path]
         text = "\n\n".join(f"# {p}\n{docs[p]}" for p in gate.guidelines if p in docs)
+        impact = impact_context(report, [file.path]) if report is not None else ""
+        if impact:
+            text = f"{text}\n\n{impact}" if text else impact
         found = await reviewer.review_file(
             file,
             changed_lines(file),
@@ -54,7 +67,7 @@ async def _llm_review(
     return suggestions, failed
 
 
-def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
+def make_router(runtime: HeavyRuntime) -> Router:
     async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
         config = config_of(v)
         files = ctx.store.get(v["filesArtifact"], list[ChangedFile])
@@ -67,7 +80,9 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
         if llm.configured:
             context = ctx.store.get(v["contextArtifact"], LoadedContext)
             async with LlmReviewer(llm, config.model) as reviewer:
-                raw, failed = await _llm_review(reviewer, config, to_review, gates, context)
+                raw, failed = await _llm_review(
+                    reviewer, config, to_review, gates, context, ast_report_of(ctx, v)
+                )
                 tokens = reviewer.total_tokens
             self_check = None  # the model's own self-check pass already ran
         else:
@@ -95,4 +110,4 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
             )
         return BranchOutcome(status="ok", artifact=artifact, items=len(kept), tokens=tokens)
 
-    return dispatch_router(runtime, BRANCH, work)
+    return dispatch_router(runtime, BRANCH, work, VARIABLES)

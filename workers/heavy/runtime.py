@@ -1,61 +1,92 @@
-"""The heavy side's runtime: a dispatch job is completed at once, the work runs in the
-background (bounded), and its outcome, success or failure, is published as the branch's
-completion message. The process instance waits in a receive task and holds no worker."""
+"""The heavy side: a dispatch task is completed at once (with a fresh wait key that the
+branch's receive task will be matched on), the work runs in the background, bounded, and its
+outcome, success or failure, is correlated as the branch's completion message to its own
+instance and attempt. The instance waits in a receive task and holds no worker.
+
+- A duplicate delivery of the dispatch task cannot complete it again (the engine refuses), so
+  its work never starts twice.
+- A result that arrives after the branch timed out (or was re-dispatched) matches nothing:
+  it is recorded as stale in the run's event log, never retried forever, never lost silently.
+- A worker killed mid-work loses only that attempt: the branch's timer re-dispatches it.
+"""
 
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from pyzeebe import Job, ZeebeClient, ZeebeTaskRouter
-from pyzeebe.errors import ZeebeBackPressureError, ZeebeGatewayUnavailableError
-
-from reviewflow.engine.messages import publish_idempotent
-from shared.contract import MESSAGE_TTL_MS, HeavyBranch, correlation_key, stage_by_job_type
+from reviewflow.engine.port import (
+    EnginePort,
+    EngineRequestError,
+    EngineUnavailable,
+    ExternalTask,
+    MessageNotCorrelated,
+    TaskGone,
+)
+from shared.contract import HeavyBranch, stage_by_job_type
 from shared.models import BranchOutcome
-from workers.runtime import StageContext, Variables, make_exception_handler, settings
+from workers.runtime import (
+    BASE_VARIABLES,
+    Router,
+    StageContext,
+    TaskSpec,
+    Variables,
+    current_settings,
+    unspill,
+)
 
 logger = logging.getLogger("reviewflow.workers.heavy")
 
 Work = Callable[[StageContext, Variables, int], Awaitable[BranchOutcome]]
+# called after the branch's own message was delivered (the AST branch hands its context on)
+AfterDelivery = Callable[[EnginePort, StageContext, BranchOutcome], Awaitable[None]]
+
+DISPATCH_LOCK_MS = 30_000
+CORRELATE_ATTEMPTS = 10
 
 
 class HeavyRuntime:
-    def __init__(
-        self, client: ZeebeClient, concurrency: int, pool: ProcessPoolExecutor | None = None
-    ) -> None:
-        self.client = client
+    def __init__(self, concurrency: int, pool: ProcessPoolExecutor | None = None) -> None:
         self.pool = pool
         self.semaphore = asyncio.Semaphore(concurrency)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.started: set[str] = set()
 
     def spawn(
-        self, branch: HeavyBranch, ctx: StageContext, variables: Variables, attempt: int, work: Work
-    ) -> bool:
-        key = correlation_key(ctx.run_id, branch.key, attempt)
-        if key in self.started:
-            return False  # the same job delivered twice: the work already runs
-        self.started.add(key)
-        task = asyncio.get_running_loop().create_task(
-            self._run(branch, ctx, variables, attempt, work, key)
-        )
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return True
-
-    async def _run(
         self,
+        engine: EnginePort,
         branch: HeavyBranch,
         ctx: StageContext,
         variables: Variables,
         attempt: int,
+        wait_key: str,
         work: Work,
-        key: str,
+        after: AfterDelivery | None,
     ) -> None:
-        title = stage_by_job_type(branch.job_type).title.replace("Dispatch ", "")
+        task = asyncio.get_running_loop().create_task(
+            self._run(engine, branch, ctx, variables, attempt, wait_key, work, after)
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.tasks)
+
+    async def _run(
+        self,
+        engine: EnginePort,
+        branch: HeavyBranch,
+        ctx: StageContext,
+        variables: Variables,
+        attempt: int,
+        wait_key: str,
+        work: Work,
+        after: AfterDelivery | None,
+    ) -> None:
+        title = branch_title(branch)
         async with self.semaphore:
             started = time.monotonic()
             ctx.events.emit(title, "started", f"attempt {attempt}")
@@ -72,61 +103,94 @@ class HeavyRuntime:
             "completed" if outcome.status == "ok" else "failed",
             outcome.error or f"{outcome.items} item(s) in {outcome.seconds:.1f} s",
         )
-        await self._publish(branch, key, outcome)
-
-    async def _publish(self, branch: HeavyBranch, key: str, outcome: BranchOutcome) -> None:
-        delay = 0.5
-        for _ in range(12):
-            try:
-                await publish_idempotent(
-                    self.client,
-                    branch.message_name,
-                    key,
-                    {"outcome": outcome.model_dump(mode="json")},
-                    MESSAGE_TTL_MS,
-                    key,
-                )
-                return
-            except (ZeebeBackPressureError, ZeebeGatewayUnavailableError) as exc:
-                logger.warning(
-                    "publishing %s for %s failed (%s); retrying in %.1f s",
-                    branch.message_name,
-                    key,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        logger.error(
-            "gave up publishing %s for %s: the branch's timer will retry it",
+        delivered = await deliver(
+            engine,
             branch.message_name,
-            key,
+            ctx,
+            {branch.outcome_variable: outcome.model_dump(mode="json")},
+            {branch.wait_key_variable: wait_key},
+            title,
         )
+        if delivered and after is not None:
+            await after(engine, ctx, outcome)
 
     async def drain(self) -> None:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def dispatch_router(runtime: HeavyRuntime, branch: HeavyBranch, work: Work) -> ZeebeTaskRouter:
-    """A router whose one task hands the branch's work to the runtime and completes at once."""
-    router = ZeebeTaskRouter()
-    worker_settings = settings()
+def branch_title(branch: HeavyBranch) -> str:
+    return stage_by_job_type(branch.job_type).title.replace("Dispatch ", "")
 
-    async def dispatch(job: Job, **_fetched: Any) -> Variables:
-        ctx = StageContext.from_job(job, worker_settings)
-        attempt = int(str(job.variables.get(branch.attempt_variable) or 1))
+
+async def deliver(
+    engine: EnginePort,
+    message: str,
+    ctx: StageContext,
+    variables: Variables | None,
+    keys: dict[str, str] | None,
+    title: str,
+    quiet: bool = False,
+) -> bool:
+    """Correlate ``message`` to the run's instance. False when nothing waits for it any more
+    (recorded as stale) or the engine stayed unreachable (the branch's timer retries)."""
+    delay = 0.5
+    for _ in range(CORRELATE_ATTEMPTS):
+        try:
+            await engine.correlate(message, ctx.process_instance_id, variables, keys)
+            return True
+        except MessageNotCorrelated:
+            if not quiet:
+                ctx.events.emit(title, "stale", f"{message}: nothing waits for it any more")
+            logger.info("%s for %s is stale (the branch moved on)", message, ctx.run_id)
+            return False
+        except EngineUnavailable as exc:
+            logger.warning("delivering %s failed (%s); retrying in %.1f s", message, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        except EngineRequestError as exc:
+            ctx.events.emit(title, "failed", f"{message} refused: {exc}")
+            logger.error("the engine refused %s for %s: %s", message, ctx.run_id, exc)
+            return False
+    logger.error("gave up delivering %s for %s: the branch's timer retries it", message, ctx.run_id)
+    return False
+
+
+def dispatch_router(
+    runtime: HeavyRuntime,
+    branch: HeavyBranch,
+    work: Work,
+    variables: tuple[str, ...],
+    after: AfterDelivery | None = None,
+) -> Router:
+    """A router whose one task completes at once and hands the branch's work to the runtime."""
+    router = Router()
+
+    async def dispatch(task: ExternalTask, engine: EnginePort) -> None:
+        worker_settings = current_settings()
+        ctx = StageContext.from_task(task, worker_settings)
+        attempt = int(task.variables.get(branch.attempt_variable) or 1)
+        wait_key = f"{ctx.run_id}:{branch.key}:{attempt}:{uuid.uuid4().hex[:12]}"
         title = stage_by_job_type(branch.job_type).title
-        fresh = runtime.spawn(branch, ctx, dict(job.variables), attempt, work)
-        ctx.events.emit(
-            title, "dispatched", f"attempt {attempt}" + ("" if fresh else " (duplicate job)")
-        )
-        return {}
+        try:
+            await engine.complete(task, {branch.wait_key_variable: wait_key})
+        except TaskGone:
+            # delivered twice: the other delivery completed it and its work runs
+            ctx.events.emit(title, "dispatched", f"attempt {attempt} (duplicate delivery)")
+            return None
+        ctx.events.emit(title, "dispatched", f"attempt {attempt}")
+        values: dict[str, Any] = unspill(ctx.store, dict(task.variables))
+        runtime.spawn(engine, branch, ctx, values, attempt, wait_key, work, after)
+        return None
 
     dispatch.__name__ = f"dispatch_{branch.key}"
-    router.task(
-        task_type=branch.job_type,
-        exception_handler=make_exception_handler(worker_settings.retry_backoff_ms),
-        timeout_ms=30_000,
-    )(dispatch)  # type: ignore[arg-type]  # pyzeebe's ParamSpec typing rejects **kwargs
+    router.add(
+        TaskSpec(
+            topic=branch.job_type,
+            variables=tuple(sorted({*BASE_VARIABLES, branch.attempt_variable, *variables})),
+            handler=dispatch,
+            lock_ms=DISPATCH_LOCK_MS,
+            kind="heavy",
+        )
+    )
     return router

@@ -1,7 +1,5 @@
 """Light stages: each module holds one router serving one job type."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from workers.light import (
     aggregate_results,
     ast_cleanup,
@@ -19,9 +17,10 @@ from workers.light import (
     validate_new_commits,
     verdict,
 )
+from workers.runtime import Router
 
 # explicit registration list, in pipeline order
-ROUTERS: tuple[ZeebeTaskRouter, ...] = (
+ROUTERS: tuple[Router, ...] = (
     validate_new_commits.router,
     resolve_config.router,
     validate_config.router,

@@ -2,17 +2,15 @@
 
 from typing import Any
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.contract import HEAVY_BRANCHES
 from shared.models import DiscardedSuggestion, PrFinding, SkippedFile
 from shared.stages.findings import FileReviewOutput
 from shared.stages.outcome import aggregate
 from shared.stages.preparation import FileGate, gate_skips
-from workers.runtime import StageContext, Variables, branch_outcome, stage_task
+from workers.runtime import Router, StageContext, Variables, branch_outcome, stage_task
 
 JOB_TYPE = "reviewflow.aggregate-results"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(
@@ -22,21 +20,22 @@ router = ZeebeTaskRouter()
         "skippedArtifact",
         "gateArtifact",
         "commentsArtifact",
+        "prFindingsArtifact",
         *(b.outcome_variable for b in HEAVY_BRANCHES),
     ],
 )
 def aggregate_results(ctx: StageContext, v: Variables) -> Variables:
     branches = {b.key: branch_outcome(v, b.outcome_variable) for b in HEAVY_BRANCHES}
-    files_out = branches["files"]
+    files_out = branches["file"]
     review = (
         ctx.store.get(files_out.artifact, FileReviewOutput)
         if files_out.status == "ok" and files_out.artifact
         else None
     )
-    pr_out = branches["pr"]
+    # the PR-level review's and the AST branch's findings, merged by stage 12
     pr_findings = (
-        ctx.store.get(pr_out.artifact, list[PrFinding])
-        if pr_out.status == "ok" and pr_out.artifact
+        ctx.store.get(v["prFindingsArtifact"], list[PrFinding])
+        if v.get("prFindingsArtifact")
         else []
     )
     skipped = ctx.store.get(v["skippedArtifact"], list[SkippedFile])

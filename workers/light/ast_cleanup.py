@@ -2,12 +2,10 @@
 
 import logging
 
-from pyzeebe import ZeebeTaskRouter
-
-from workers.runtime import StageContext, Variables, stage_task
+from workers.runtime import Router, StageContext, Variables, stage_task
 
 JOB_TYPE = "reviewflow.ast-cleanup"
-router = ZeebeTaskRouter()
+router = Router()
 logger = logging.getLogger(__name__)
 
 

@@ -1,14 +1,12 @@
 """Stage 13: inline comments on lines of the diff; resolve fixed threads; record the commit."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.diff import parse_patch
 from shared.models import ChangedFile, DiscardedSuggestion
 from shared.stages.findings import FileReviewOutput, plan_inline_comments
-from workers.runtime import StageContext, Variables, branch_outcome, config_of, stage_task
+from workers.runtime import Router, StageContext, Variables, branch_outcome, config_of, stage_task
 
 JOB_TYPE = "reviewflow.create-file-comments"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["config", "commits", "filesArtifact", "fileReviewOutcome"])

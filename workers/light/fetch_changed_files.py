@@ -1,12 +1,10 @@
 """Stage 4: changed files since the last reviewed commit, filtered, with contents."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.stages.intake import select_files
-from workers.runtime import StageContext, Variables, config_of, stage_task
+from workers.runtime import Router, StageContext, Variables, config_of, stage_task
 
 JOB_TYPE = "reviewflow.fetch-changed-files"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["config", "commits"])

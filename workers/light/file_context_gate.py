@@ -1,13 +1,11 @@
 """Stage 6: per file, the context that goes with it and whether it is worth a review."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.models import ChangedFile
 from shared.stages.preparation import LoadedContext, gate_files
-from workers.runtime import StageContext, Variables, config_of, stage_task
+from workers.runtime import Router, StageContext, Variables, config_of, stage_task
 
 JOB_TYPE = "reviewflow.file-context-gate"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["config", "filesArtifact", "contextArtifact"])

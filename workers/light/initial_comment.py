@@ -1,14 +1,12 @@
 """Stage 7: one "review in progress" comment, reused across runs and job retries."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.git.base import PROGRESS_FINGERPRINT, with_fingerprint
 from shared.models import PullRequestInfo
 from shared.stages.preparation import progress_body
-from workers.runtime import StageContext, Variables, stage_task
+from workers.runtime import Router, StageContext, Variables, stage_task
 
 JOB_TYPE = "reviewflow.initial-comment"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["pr", "commits", "fileCount"])

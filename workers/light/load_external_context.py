@@ -1,12 +1,10 @@
 """Stage 5: the reference files the config names (guidelines, architecture notes)."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.stages.preparation import build_context
-from workers.runtime import StageContext, Variables, config_of, stage_task
+from workers.runtime import Router, StageContext, Variables, config_of, stage_task
 
 JOB_TYPE = "reviewflow.load-external-context"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["config", "commits"])

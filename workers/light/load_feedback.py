@@ -1,12 +1,10 @@
 """Stage 8 (learning from feedback): suggestion kinds this team keeps rejecting."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.stages.preparation import rejected_kinds
-from workers.runtime import StageContext, Variables, stage_task
+from workers.runtime import Router, StageContext, Variables, stage_task
 
 JOB_TYPE = "reviewflow.load-feedback"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, [])

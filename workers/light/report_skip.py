@@ -1,12 +1,10 @@
 """Skip paths and the invalid-config path: tell the user, once, why the review ended early."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.contract import REPORT_SKIP_JOB_TYPE
 from shared.git.base import with_fingerprint
-from workers.runtime import StageContext, Variables, stage_task
+from workers.runtime import Router, StageContext, Variables, stage_task
 
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, REPORT_SKIP_JOB_TYPE, ["skipReason", "skipKind"])

@@ -2,16 +2,14 @@
 
 import time
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.git.base import PROGRESS_FINGERPRINT, with_fingerprint
 from shared.models import ChangedFile, PullRequestInfo
 from shared.stages.outcome import ReviewResult, change_summary, final_comment, merge_description
-from workers.runtime import StageContext, Variables, config_of, stage_task
+from workers.runtime import Router, StageContext, Variables, config_of, stage_task
 from workers.summary_writer import write_summary
 
 JOB_TYPE = "reviewflow.summarize"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(

@@ -1,13 +1,11 @@
 """Stage 3: reviews enabled, target branch, title keywords, drafts."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.models import PullRequestInfo
 from shared.stages.intake import should_review
-from workers.runtime import StageContext, Variables, config_of, stage_task
+from workers.runtime import Router, StageContext, Variables, config_of, stage_task
 
 JOB_TYPE = "reviewflow.validate-config"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["config", "pr", "trigger"])

@@ -1,12 +1,12 @@
 """Stage 1: review only the commits after the last reviewed one; skip when nothing is new."""
 
-from pyzeebe import ZeebeTaskRouter
+import time
 
 from shared.stages.intake import decide_commits
-from workers.runtime import StageContext, Variables, stage_task
+from workers.runtime import Router, StageContext, Variables, stage_task
 
 JOB_TYPE = "reviewflow.validate-new-commits"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["trigger"])
@@ -28,6 +28,8 @@ def validate_new_commits(ctx: StageContext, v: Variables) -> Variables:
             "newCommits": decision.new_commits,
         },
         "proceed": decision.proceed,
+        # every run (CLI, webhook, --github, a rerun after a push) is timed from here
+        "startedAt": time.time(),
         "skipReason": None if decision.proceed else decision.reason,
         "_detail": decision.reason,
     }

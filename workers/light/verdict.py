@@ -1,13 +1,11 @@
 """Stage 17: request changes, approve, or leave a plain comment review."""
 
-from pyzeebe import ZeebeTaskRouter
-
 from shared.git.base import with_fingerprint
 from shared.stages.outcome import ReviewResult, decide_verdict
-from workers.runtime import StageContext, Variables, config_of, stage_task
+from workers.runtime import Router, StageContext, Variables, config_of, stage_task
 
 JOB_TYPE = "reviewflow.verdict"
-router = ZeebeTaskRouter()
+router = Router()
 
 
 @stage_task(router, JOB_TYPE, ["config", "commits", "resultArtifact"])

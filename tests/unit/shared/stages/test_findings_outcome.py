@@ -132,23 +132,40 @@ def test_pr_comments_once() -> None:
     assert plan_pr_comments([finding], existing) == []
 
 
-def _result(branches: dict[str, BranchOutcome], sev: Severity = Severity.LOW, posted: int = 0):  # type: ignore[no-untyped-def]
+def _result(  # type: ignore[no-untyped-def]
+    branches: dict[str, BranchOutcome],
+    sev: Severity = Severity.LOW,
+    posted: int = 0,
+    found: bool = True,
+):
     s = sug(2, sev=sev)
-    return aggregate([s], [s.fingerprint] if posted else [], [], [], [], 1, branches, posted)
+    found_list = [s] if found else []
+    fps = [s.fingerprint] if posted else []
+    return aggregate(found_list, fps, [], [], [], 1, branches, posted)
 
 
-OK = {k: BranchOutcome(status="ok") for k in ("ast", "pr", "files")}
+OK = {k: BranchOutcome(status="ok") for k in ("ast", "pr", "file")}
 
 
 def test_verdicts() -> None:
     approve = ReviewConfig.model_validate({"approve": True, "requestChanges": True})
-    assert decide_verdict(approve, _result(OK))[0] is Verdict.APPROVE
+    assert decide_verdict(approve, _result(OK, found=False))[0] is Verdict.APPROVE
+    # a finding that was found but not posted (held back) never lets the run approve
+    assert decide_verdict(approve, _result(OK))[0] is Verdict.COMMENT
     crit = _result(OK, Severity.CRITICAL, posted=1)
     assert decide_verdict(approve, crit)[0] is Verdict.REQUEST_CHANGES
     partial = _result({**OK, "ast": BranchOutcome(status="timeout", error="no result")})
     verdict, reason = decide_verdict(approve, partial)
     assert verdict is Verdict.COMMENT and "AST analysis timeout" in reason
     assert decide_verdict(ReviewConfig(), _result(OK))[0] is Verdict.COMMENT
+
+
+def test_verdict_counts_what_was_found_not_what_was_posted() -> None:
+    config = ReviewConfig.model_validate({"requestChanges": True})
+    # a critical finding whose anchor the host refused (posted 0) still requests changes
+    held_back = _result(OK, Severity.CRITICAL, posted=0)
+    assert held_back.counts["critical"] == 1
+    assert decide_verdict(config, held_back)[0] is Verdict.REQUEST_CHANGES
 
 
 def test_description_modes_and_rerun_replaces_block() -> None:
