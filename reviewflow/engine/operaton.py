@@ -140,6 +140,7 @@ class OperatonEngine:
         lock_dir: Path | None = None,
         timeout_s: float = 30.0,
         max_connections: int = 64,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
         self.cockpit_url = (cockpit_url or "").rstrip("/") or None
@@ -152,6 +153,7 @@ class OperatonEngine:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
+            transport=transport,
         )
 
     @property
