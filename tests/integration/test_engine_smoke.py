@@ -1,116 +1,92 @@
-"""The engine runs a process end to end: deploy, service task via a pyzeebe worker, message
-correlation, completion; its REST API answers; duplicate message ids are harmless."""
+"""The engine runs a process end to end through the engine port: deploy, an external task
+served by a poller, message correlation, completion; a message nothing waits for is refused
+(Operaton does not buffer messages), and the instance's history reads back."""
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from pyzeebe import ZeebeClient, ZeebeWorker
-from pyzeebe.errors import MessageAlreadyExistsError
-from pyzeebe.grpc_internals.types import DeployResourceResponse
 
-from reviewflow.engine.messages import publish_idempotent
-
-if TYPE_CHECKING:
-    from tests.integration.conftest import EngineHandle
+from reviewflow.engine.operaton import OperatonEngine
+from reviewflow.engine.port import (
+    EnginePort,
+    ExternalTask,
+    InstanceStatus,
+    MessageNotCorrelated,
+    Variables,
+)
+from tests.integration.conftest import EngineHandle
+from workers.poller import TaskPoller
+from workers.runtime import TaskSpec
 
 SMOKE_BPMN = Path(__file__).parent / "bpmn" / "smoke.bpmn"
 PROCESS_ID = "reviewflow-smoke"
 
 
 @pytest.fixture
-async def client(engine: "EngineHandle") -> AsyncIterator[ZeebeClient]:
-    channel = engine.channel()
-    try:
-        yield ZeebeClient(channel, max_connection_retries=-1)
-    finally:
-        await channel.close()
+async def port(engine: EngineHandle) -> AsyncIterator[OperatonEngine]:
+    client = engine.port()
+    await client.deploy([SMOKE_BPMN], name="reviewflow-smoke")
+    yield client
+    await client.aclose()
 
 
-async def _wait_for_event(event: asyncio.Event, timeout: float, what: str) -> None:
-    try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except TimeoutError:
-        pytest.fail(f"timed out after {timeout} s waiting for {what}")
+async def wait_until_done(port: OperatonEngine, instance: str, timeout: float) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if (await port.instance(instance)).status is not InstanceStatus.ACTIVE:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"instance {instance} did not end in {timeout} s")
 
 
-async def test_process_runs_to_completion(engine: "EngineHandle", client: ZeebeClient) -> None:
-    deployment = await client.deploy_resource(SMOKE_BPMN)
-    processes = [
-        d for d in deployment.deployments if isinstance(d, DeployResourceResponse.ProcessMetadata)
-    ]
-    assert [p.bpmn_process_id for p in processes] == [PROCESS_ID]
-
+async def test_process_runs_to_completion(port: OperatonEngine) -> None:
     key = f"smoke-{uuid.uuid4().hex}"
     handled: list[str] = []
-    job_done = asyncio.Event()
+    done = asyncio.Event()
 
-    worker_channel = engine.channel()
-    worker = ZeebeWorker(worker_channel, name="smoke-test", max_connection_retries=-1)
-
-    @worker.task(task_type="smoke.task", timeout_ms=30_000)  # type: ignore[arg-type]  # pyzeebe's ParamSpec overloads
-    async def smoke_task(key: str) -> dict[str, object]:
-        handled.append(key)
-        job_done.set()
+    async def smoke_task(task: ExternalTask, engine: EnginePort) -> Variables:
+        handled.append(str(task.variables["key"]))
+        assert task.properties.get("retries") == "3"
+        done.set()
         return {"handled": True}
 
-    worker_run = asyncio.create_task(worker.work())
+    spec = TaskSpec("smoke.task", ("key",), smoke_task, lock_ms=10_000)
+    stop = asyncio.Event()
+    poller = asyncio.create_task(TaskPoller(port, [spec], 2, 2_000, "smoke").run(stop))
     try:
-        run = asyncio.create_task(
-            client.run_process_with_result(
-                PROCESS_ID,
-                {"key": key},
-                timeout=60_000,
-                variables_to_fetch=["key", "handled", "answer"],
-            )
-        )
-        await _wait_for_event(job_done, 30, "the worker to complete smoke.task")
-        assert not run.done(), "the instance must wait at the receive task for smoke.done"
-
-        published = await publish_idempotent(
-            client, "smoke.done", key, {"answer": 42}, ttl_ms=60_000, message_id=f"done-{key}"
-        )
-        assert published is True
-
-        result = await asyncio.wait_for(run, 90)
+        instance = await port.start_instance(PROCESS_ID, {"key": key}, business_key=key)
+        await asyncio.wait_for(done.wait(), 30)
     finally:
-        await worker.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(worker_run, 15)
-        await worker_channel.close()
-
+        stop.set()
+        await poller
+    state = await port.instance(instance)
+    assert state.status is InstanceStatus.ACTIVE, "it waits at the receive task"
+    await port.correlate("smoke.done", instance, {"answer": 42, "nested": {"a": [1, 2]}})
+    await wait_until_done(port, instance, 30)
+    state = await port.instance(instance)
     assert handled == [key]
-    assert result.bpmn_process_id == PROCESS_ID
-    assert result.variables == {"key": key, "handled": True, "answer": 42}
+    assert state.business_key == key
+    assert state.variables == {
+        "key": key,
+        "handled": True,
+        "answer": 42,
+        "nested": {"a": [1, 2]},
+    }
 
 
-async def test_publishing_the_same_message_id_twice_is_success(client: ZeebeClient) -> None:
-    key = f"dup-{uuid.uuid4().hex}"  # no instance waits on it: the message stays buffered
-    message_id = f"delivery-{uuid.uuid4().hex}"
-
-    first = await publish_idempotent(client, "smoke.unused", key, {}, 60_000, message_id)
-    second = await publish_idempotent(client, "smoke.unused", key, {}, 60_000, message_id)
-    other = await publish_idempotent(client, "smoke.unused", key, {}, 60_000, message_id + "-b")
-
-    assert (first, second, other) == (True, False, True)
-    # the engine really rejects the duplicate: the helper is what turns it into success
-    with pytest.raises(MessageAlreadyExistsError):
-        await client.publish_message(
-            "smoke.unused", key, {}, time_to_live_in_milliseconds=60_000, message_id=message_id
-        )
+async def test_a_message_nothing_waits_for_is_refused(port: OperatonEngine) -> None:
+    instance = await port.start_instance(PROCESS_ID, {"key": "nobody"})
+    # the instance waits in the external task, not at the receive task: not buffered
+    with pytest.raises(MessageNotCorrelated):
+        await port.correlate("smoke.done", instance, {"answer": 1})
 
 
-async def test_rest_topology_answers(engine: "EngineHandle") -> None:
+async def test_rest_api_and_cockpit_answer(engine: EngineHandle) -> None:
     async with httpx.AsyncClient(timeout=10.0) as http:
-        response = await http.get(f"{engine.rest_url}/v2/topology")
-    assert response.status_code == 200, response.text
-    topology = response.json()
-    assert topology["clusterSize"] >= 1
-    assert topology["brokers"], topology
-    partitions = [p for broker in topology["brokers"] for p in broker["partitions"]]
-    assert any(p["role"] == "leader" and p["health"] == "healthy" for p in partitions), topology
+        response = await http.get(f"{engine.rest_url}/engine")
+        cockpit = await http.get(engine.cockpit_url + "/", follow_redirects=True)
+    assert response.status_code == 200 and {"name": "default"} in response.json()
+    assert cockpit.status_code == 200 and "cockpit" in cockpit.text.lower()

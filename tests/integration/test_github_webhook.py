@@ -1,10 +1,9 @@
 """GitHub end to end on the real engine: a signed webhook delivery starts the process through
 the ingress, the workers read the PR from the GitHub emulator and post the review there.
 
-The ingress here is ``reviewflow webhook serve``'s app (the connectors runtime is not
-available on this machine; the BPMN's connector start event carries the same contract, see
-tests/unit/test_bpmn_contract.py). It publishes the process's start message exactly as the
-connector does: message id = delivery id, correlation key = the PR.
+The ingress is ``reviewflow webhook serve``'s app: a review request is a start-or-correlate
+of the PR's start message on its business key (``owner/name#N``), so one instance runs per PR
+and a push during a run makes that run review again when its round ends.
 """
 
 import asyncio
@@ -19,18 +18,20 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from pyzeebe import ZeebeClient
 
+from reviewflow.engine.operaton import OperatonEngine
+from reviewflow.engine.port import InstanceStatus
 from reviewflow.review import github_target, start_pr_review
 from reviewflow.sample import git, make_sample_repo, write
-from reviewflow.webhook import create_app, zeebe_publisher
-from shared.contract import REPORT_SKIP_JOB_TYPE
+from reviewflow.webhook import create_app, engine_publisher
+from shared.contract import PROCESS_ID
 from shared.events import EventLog, StageEvent
 from shared.git.base import PROGRESS_FINGERPRINT, fingerprint_of
 from shared.git.github import read_state
+from tests.integration.conftest import Workers
 from tests.support.github_emulator import GitHubEmulator
 from tests.support.webhooks import delivery, payload
-from workers.runtime import settings, stage_title
+from workers.runtime import current_settings
 
 # the fixtures' repository and PR
 REPO = "Codertocat/Hello-World"
@@ -38,10 +39,9 @@ PR = 2
 TOKEN = "ghp_e2e_token"
 BOT = "reviewflow-e2e[bot]"
 SECRET = "e2e-webhook-secret"
-# delivery ids are unique per session: Zeebe keeps a message id for the message's TTL (1 h),
-# also across test sessions on a reused engine
+BUSINESS_KEY = f"{REPO.lower()}#{PR}"
+# delivery ids are unique per session: the ingress remembers them (and body digests)
 RUN = uuid.uuid4().hex[:8]
-END_STAGES = {stage_title("reviewflow.verdict"), stage_title(REPORT_SKIP_JOB_TYPE)}
 
 
 def free_port() -> int:
@@ -83,12 +83,10 @@ def github_env(gh: GitHubEmulator) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-async def ingress(
-    engine: Any, github_env: None, client: ZeebeClient, workers: None
-) -> AsyncIterator[str]:
+async def ingress(github_env: None, client: OperatonEngine, workers: Workers) -> AsyncIterator[str]:
     """The webhook endpoint in front of the engine, with every worker running; its URL."""
     port = free_port()
-    app = create_app(SECRET, zeebe_publisher(client))
+    app = create_app(SECRET, engine_publisher(client))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -105,18 +103,27 @@ async def send(url: str, event: str, body: Any, **kwargs: Any) -> httpx.Response
 
 
 def events_of(run_id: str) -> list[StageEvent]:
-    events, _ = EventLog(settings().artifacts_dir, run_id).read()
+    events, _ = EventLog(current_settings().artifacts_dir, run_id).read()
     return events
 
 
-async def until_ended(run_id: str, timeout: float = 180) -> list[StageEvent]:
+async def until_ended(
+    client: OperatonEngine, instance_id: str, timeout: float = 180
+) -> list[StageEvent]:
+    """Wait for the instance to end; its stage events, every round in order."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        events = events_of(run_id)
-        if any(e.stage in END_STAGES and e.status == "completed" for e in events):
-            return events
+        state = await client.instance(instance_id)
+        if state.status is not InstanceStatus.ACTIVE:
+            assert state.status is InstanceStatus.COMPLETED, state
+            rounds = int(state.variables.get("reviewRound") or 1)
+            return [
+                e
+                for r in range(1, rounds + 1)
+                for e in events_of(instance_id if r == 1 else f"{instance_id}-r{r}")
+            ]
         await asyncio.sleep(0.25)
-    raise AssertionError(f"run {run_id} did not end: {[(e.stage, e.status) for e in events]}")
+    raise AssertionError(f"instance {instance_id} did not end: {events_of(instance_id)}")
 
 
 def verdicts(gh: GitHubEmulator) -> list[dict[str, Any]]:
@@ -142,7 +149,7 @@ def synchronize(repo: Path, files: dict[str, str], message: str) -> dict[str, An
 
 
 async def test_rejected_and_irrelevant_deliveries_start_nothing(
-    gh: GitHubEmulator, ingress: str
+    gh: GitHubEmulator, ingress: str, client: OperatonEngine
 ) -> None:
     opened = payload("pull_request.opened.payload")
     unsigned = await send(
@@ -163,18 +170,12 @@ async def test_rejected_and_irrelevant_deliveries_start_nothing(
     )
     assert broken.status_code == 400
     await asyncio.sleep(2)
-    for run_id in (
-        f"unsigned-1-{RUN}",
-        f"forged-1-{RUN}",
-        f"broken-1-{RUN}",
-        f"irrelevant-pull_request.labeled.payload-{RUN}",
-    ):
-        assert events_of(run_id) == []
+    assert await client.instances_by_business_key(PROCESS_ID, BUSINESS_KEY) == []
     assert gh.issue_comments(REPO, PR) == [] and gh.reviews(REPO, PR) == []
 
 
 async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
-    gh: GitHubEmulator, repo: Path, ingress: str
+    gh: GitHubEmulator, repo: Path, ingress: str, client: OperatonEngine
 ) -> None:
     # opened: a full review lands on the PR
     first = await send(
@@ -184,7 +185,9 @@ async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
         delivery_id=f"opened-1-{RUN}",
     )
     assert first.status_code == 202, first.text
-    # GitHub redelivers the same delivery: Zeebe refuses the duplicate message id
+    assert first.json()["review"] == "started"
+    instance = first.json()["processInstanceId"]
+    # GitHub redelivers the same delivery: the ingress has seen it, nothing starts
     again = await send(
         ingress,
         "pull_request",
@@ -192,8 +195,9 @@ async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
         delivery_id=f"opened-1-{RUN}",
     )
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
-    events = await until_ended(f"opened-1-{RUN}")
+    events = await until_ended(client, instance)
     assert not [e for e in events if e.status == "failed"], events
+    assert await client.instances_by_business_key(PROCESS_ID, BUSINESS_KEY) == [instance]
     assert len(verdicts(gh)) == 1
     # no request per file: contents come in GraphQL batches; only the config file is fetched
     contents = [r.path for r in gh.requests if "/contents/" in r.path]
@@ -216,7 +220,7 @@ async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
     )
     second = await send(ingress, "pull_request", body, delivery_id=f"sync-1-{RUN}")
     assert second.status_code == 202
-    events = await until_ended(f"sync-1-{RUN}")
+    events = await until_ended(client, second.json()["processInstanceId"])
     assert len(verdicts(gh)) == 2
     after = gh.review_comments(REPO, PR)
     new = after[len(posted) :]
@@ -235,10 +239,12 @@ async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
 
 
 async def test_pushes_during_a_review_wait_their_turn(
-    gh: GitHubEmulator, repo: Path, ingress: str
+    gh: GitHubEmulator, repo: Path, ingress: str, client: OperatonEngine
 ) -> None:
-    """Two deliveries for the same PR at once: the second instance starts only after the
-    first ended (one instance per correlation key), so the two never post at the same time."""
+    """Two deliveries for the same PR at once: the second reaches the running instance, which
+    reviews again after its round, so the two rounds never post at the same time and the
+    second push is not lost."""
+    before = set(await client.instances_by_business_key(PROCESS_ID, BUSINESS_KEY))
     body = synchronize(
         repo, {"inventory/ship.py": "def ship(order, log=[]):\n    log.append(order)\n"}, "Add ship"
     )
@@ -248,11 +254,22 @@ async def test_pushes_during_a_review_wait_their_turn(
     )
     b = await send(ingress, "pull_request", body, delivery_id=f"burst-b-{RUN}")
     assert (a.status_code, b.status_code) == (202, 202)
-    first = await until_ended(f"burst-a-{RUN}")
-    second = await until_ended(f"burst-b-{RUN}")
-    assert max(e.at for e in first) <= min(e.at for e in second), "the runs overlapped"
+    assert (a.json()["review"], b.json()["review"]) == ("started", "queued")
+    instance = a.json()["processInstanceId"]
+    assert b.json()["processInstanceId"] == instance
+    await until_ended(client, instance)
+    state = await client.instance(instance)
+    assert state.variables["reviewRound"] == 2
+    first, second = events_of(instance), events_of(f"{instance}-r2")
+    assert first and second
+    assert max(e.at for e in first) <= min(e.at for e in second), "the rounds overlapped"
+    # one instance for both pushes
+    after = set(await client.instances_by_business_key(PROCESS_ID, BUSINESS_KEY))
+    assert after - before == {instance}
     fingerprints = inline_fingerprints(gh)
     assert len(set(fingerprints)) == len(fingerprints)
+    paths = {c["path"] for c in gh.review_comments(REPO, PR)}
+    assert {"inventory/ship.py", "inventory/ship2.py"} <= paths
     assert read_state(
         next(
             c["body"]
@@ -265,7 +282,7 @@ async def test_pushes_during_a_review_wait_their_turn(
 
 
 async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_everything(
-    gh: GitHubEmulator, repo: Path, ingress: str
+    gh: GitHubEmulator, repo: Path, ingress: str, client: OperatonEngine
 ) -> None:
     def thread_of(path: str, line: int) -> dict[str, Any]:
         return next(t for t in gh.threads(REPO, PR) if (t["path"], t["line"]) == (path, line))
@@ -278,7 +295,7 @@ async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_ever
     body = synchronize(repo, {"inventory/orders.py": fixed}, "Fix the shared default")
     answer = await send(ingress, "pull_request", body, delivery_id=f"fix-{RUN}")
     assert answer.status_code == 202
-    await until_ended(f"fix-{RUN}")
+    await until_ended(client, answer.json()["processInstanceId"])
     assert thread_of("inventory/orders.py", 4)["isResolved"]
 
     # a force-push rewrites the branch: the last reviewed commit is gone, so a full review
@@ -291,7 +308,7 @@ async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_ever
     )
     answer = await send(ingress, "pull_request", body, delivery_id=f"force-{RUN}")
     assert answer.status_code == 202
-    events = await until_ended(f"force-{RUN}")
+    events = await until_ended(client, answer.json()["processInstanceId"])
     validate = next(
         e for e in events if e.stage == "Validate new commits" and e.status == "completed"
     )
@@ -301,7 +318,7 @@ async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_ever
 
 
 async def test_cli_start_of_a_draft_pr_is_skipped_with_the_reason(
-    client: ZeebeClient, gh: GitHubEmulator, ingress: str
+    client: OperatonEngine, gh: GitHubEmulator, ingress: str
 ) -> None:
     number = gh.open_pull_request(REPO, base="main", head="feature", title="Early", draft=True)
     run = await start_pr_review(client, github_target(f"{REPO}#{number}"), timeout_s=120)

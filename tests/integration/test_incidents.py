@@ -1,61 +1,39 @@
 """A worker failing until its retries run out, on the real engine and the real process.
 
 The review's "Load team feedback" worker fails on a corrupt ``.reviewflow/feedback.json``; the
-job's three retries run out and the engine raises an incident. The incident is read back from
-the broker's exported records (``incidents.jsonl``, see :mod:`reviewflow.engine.local`); then
-the cause is fixed, the job gets retries again and the incident is resolved through the REST
-API (v2), and the instance runs to its end.
+task's three retries run out and the engine raises a ``failedExternalTask`` incident, which
+``GET /incident`` (and Cockpit) show. Then the cause is fixed, the task gets retries again
+through the REST API (which resolves the incident), and the instance runs to its end.
 """
 
 import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pyzeebe import ZeebeClient
 
-from reviewflow.engine.local import IncidentRecord, LocalEngine
+from reviewflow.engine.operaton import OperatonEngine
+from reviewflow.engine.port import Incident
 from reviewflow.review import local_target, start_review
 from reviewflow.sample import make_sample_repo
 from shared.git.local import LocalGitHost
-from workers.runtime import settings
+from tests.integration.conftest import Workers
+from workers.runtime import current_settings
 
-FEEDBACK_ELEMENT = "Task_KodyFineTuning"  # "Load team feedback", retries="3" in the diagram
-
-
-@pytest.fixture(scope="module")
-def local_engine(engine: Any) -> LocalEngine:
-    """The engine's incident records: only the local engine (started from the state dir) has
-    them; an external cluster shows incidents in its Operate."""
-    if engine.source not in ("state-dir", "started"):
-        pytest.skip(
-            f"incident records come from the local engine's exporter; this engine is "
-            f"{engine.source!r} (external clusters show incidents in Operate)"
-        )
-    local = LocalEngine()
-    if not local.incidents_path.is_file():
-        pytest.fail(
-            f"{local.incidents_path} does not exist: the running engine was started by an "
-            "older reviewflow without the incident exporter. Restart it (`reviewflow engine "
-            "down` then `reviewflow engine up`).",
-            pytrace=False,
-        )
-    return local
+FEEDBACK_ELEMENT = "Task_LoadFeedback"  # "Load team feedback", retries 3 in the diagram
 
 
-async def wait_for(
-    find: Callable[[], IncidentRecord | None], timeout: float, pending: "asyncio.Task[Any]"
-) -> IncidentRecord:
+async def wait_for_incident(
+    client: OperatonEngine, marker: str, timeout: float, pending: "asyncio.Task[Any]"
+) -> Incident:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = find()
-        if found is not None:
-            return found
+        mine = [i for i in await client.incidents() if marker in i.message]
+        if mine:
+            return mine[0]
         if pending.done():
             pending.result()  # raises if the run failed
             pytest.fail("the review ended without the expected incident")
@@ -64,11 +42,7 @@ async def wait_for(
 
 
 async def test_a_worker_out_of_retries_raises_an_incident_and_resolving_it_completes_the_run(
-    tmp_path: Path,
-    engine: Any,
-    local_engine: LocalEngine,
-    client: ZeebeClient,
-    workers: None,
+    tmp_path: Path, client: OperatonEngine, workers: Workers
 ) -> None:
     repo = make_sample_repo(tmp_path / "repo")
     # the cause: a feedback file whose records are not feedback records (the marker makes the
@@ -82,35 +56,21 @@ async def test_a_worker_out_of_retries_raises_an_incident_and_resolving_it_compl
         start_review(client, local_target(repo, "main", "feature"), timeout_s=300)
     )
     try:
-
-        def ours() -> IncidentRecord | None:
-            mine = [i for i in local_engine.open_incidents() if marker in i.error_message]
-            return mine[0] if mine else None
-
-        incident = await wait_for(ours, 120, run_task)
-
-        # recorded: where, why, and which job
-        assert incident.intent == "CREATED"
-        assert incident.element_id == FEEDBACK_ELEMENT
-        assert incident.bpmn_process_id == "reviewflow_code_review"
-        assert incident.error_type == "JOB_NO_RETRIES"
-        assert "ValidationError" in incident.error_message
-        assert "FeedbackRecord" in incident.error_message
-        assert incident.job_key is not None
+        incident = await wait_for_incident(client, marker, 120, run_task)
+        # recorded: where, why, and which task
+        assert incident.activity_id == FEEDBACK_ELEMENT
+        assert incident.type == "failedExternalTask"
+        assert "ValidationError" in incident.message
+        assert incident.task_id is not None
+        state = await client.instance(incident.process_instance_id)
+        assert state.incidents == 1 and state.status.value == "active"
         # the instance waits at the incident
         await asyncio.sleep(1.0)
         assert not run_task.done()
 
-        # fix the cause, give the job retries again, resolve the incident: REST API v2
+        # fix the cause, give the task retries again (this resolves the incident)
         feedback.write_text("[]")
-        async with httpx.AsyncClient(base_url=engine.rest_url, timeout=10.0) as rest:
-            retried = await rest.patch(
-                f"/v2/jobs/{incident.job_key}", json={"changeset": {"retries": 1}}
-            )
-            assert retried.status_code == 204, retried.text
-            resolved = await rest.post(f"/v2/incidents/{incident.incident_key}/resolution", json={})
-            assert resolved.status_code == 204, resolved.text
-
+        await client.retry_incident(incident, retries=1)
         run = await asyncio.wait_for(run_task, 240)
     finally:
         if not run_task.done():
@@ -118,17 +78,13 @@ async def test_a_worker_out_of_retries_raises_an_incident_and_resolving_it_compl
             await asyncio.gather(run_task, return_exceptions=True)
 
     # the same instance ran to its end, and the review is complete
-    assert run.instance_key == incident.process_instance_key
+    assert run.instance_id == incident.process_instance_id
     assert run.result is not None and not run.result.errors
     assert run.variables["verdict"] in {"comment", "request_changes", "approve"}
     feedback_events = [e for e in run.events if e.stage == "Load team feedback"]
     assert [e.status for e in feedback_events].count("failed") == 3
     assert feedback_events[-1].status == "completed"
-    host = LocalGitHost(local_target(repo, "main", "feature"), settings().state_dir)
+    host = LocalGitHost(local_target(repo, "main", "feature"), current_settings().state_dir)
     progress = [c for c in host.list_comments() if c.fingerprint == "progress"]
     assert len(progress) == 1 and "review finished" in progress[0].body
-
-    # the records show it resolved, and it is no longer open
-    records = [r for r in local_engine.incidents() if r.incident_key == incident.incident_key]
-    assert [r.intent for r in records] == ["CREATED", "RESOLVED"]
-    assert incident.incident_key not in {i.incident_key for i in local_engine.open_incidents()}
+    assert incident.id not in {i.id for i in await client.incidents()}

@@ -3,7 +3,8 @@ behind an OpenAI-compatible test server (:class:`tests.support.llm_server.FakeLl
 
 The workers read ``REVIEWFLOW_LLM_*`` from their environment for every job, so each test points
 them at its own server. The API key must reach the server and nothing else: not a process
-variable, not an artifact, not the event log, not the broker's log or its data.
+variable (current or historic), not an artifact, not the event log, not the engine's log or
+its database files.
 """
 
 import json
@@ -13,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyzeebe import ZeebeClient
 
-from reviewflow.engine.local import LocalEngine
+from reviewflow.engine.operaton import OperatonEngine
 from reviewflow.review import ReviewRun, local_target, start_review
 from reviewflow.sample import make_sample_repo
 from shared.git.local import LocalGitHost
@@ -26,7 +26,8 @@ from shared.llm.prompts import (
     summary_system,
 )
 from tests.support.llm_server import FakeLlmServer
-from workers.runtime import settings
+from tests.integration.conftest import EngineHandle, Workers
+from workers.runtime import current_settings
 
 MODEL = "reviewflow-test-model"
 
@@ -95,37 +96,37 @@ def files_under(root: Path) -> Iterator[Path]:
     return (p for p in root.rglob("*") if p.is_file())
 
 
-def assert_key_nowhere(key: str, run: ReviewRun, repo: Path, engine: Any) -> None:
+async def assert_key_nowhere(
+    key: str, run: ReviewRun, repo: Path, engine: EngineHandle, client: OperatonEngine
+) -> None:
     """The key is in none of what the run left behind that a test can read."""
     secret = key.encode()
     assert key not in json.dumps(run.variables)
     assert all(key not in str(e) for e in run.events)
+    # what the engine keeps of the instance (its history, which Cockpit shows)
+    state = await client.instance(run.instance_id)
+    assert state.variables and key not in json.dumps(state.variables)
     # artifacts, event logs, comment state and reports of every run in the state dir
-    state_dir = settings().state_dir
+    state_dir = current_current_settings().state_dir
     leaks = [p for p in files_under(state_dir) if secret in p.read_bytes()]
     assert not leaks, f"API key written to {leaks}"
     host = LocalGitHost(local_target(repo, "main", "feature"), state_dir)
     assert all(key not in c.body for c in host.list_comments())
-    if engine.source not in ("state-dir", "started"):
+    if engine.local is None:
         return
-    # the broker's own log and its data: every variable, job and message of every instance is
-    # in the raw log segments (never compacted here, see reviewflow.engine.local)
-    local = LocalEngine()
-    assert secret not in local.log_path.read_bytes()
-    segments = [p for p in files_under(local.data_dir) if p.suffix == ".log"]
-    assert segments, f"no log segments under {local.data_dir}"
-    contents = [p.read_bytes() for p in segments]
-    # control: this run's variables are readable there (so the check below can see a leak)
-    assert any(run.run_id.encode() in data for data in contents)
-    assert not any(secret in data for data in contents), "API key in the broker's log segments"
+    # the engine's own files: its log and its database (H2 in the engine's state directory)
+    engine_files = list(files_under(engine.local.state_dir))
+    assert engine_files, f"no files under {engine.local.state_dir}"
+    leaks = [p for p in engine_files if secret in p.read_bytes()]
+    assert not leaks, f"API key in the engine's files: {leaks}"
 
 
 async def test_llm_findings_land_in_the_review_and_the_key_stays_out(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    engine: Any,
-    client: ZeebeClient,
-    workers: None,
+    engine: EngineHandle,
+    client: OperatonEngine,
+    workers: Workers,
     api_key: str,
 ) -> None:
     model = ScriptedModel(f"LLM-{uuid.uuid4().hex[:12]}")
@@ -164,7 +165,7 @@ async def test_llm_findings_land_in_the_review_and_the_key_stays_out(
     assert run.variables["prReviewOutcome"]["tokens"] > 0
     assert run.variables["fileReviewOutcome"]["tokens"] > 0
     # what the author sees: the inline comment, the summary, the verdict
-    host = LocalGitHost(local_target(repo, "main", "feature"), settings().state_dir)
+    host = LocalGitHost(local_target(repo, "main", "feature"), current_settings().state_dir)
     inline = [c for c in host.list_comments() if c.kind == "inline"]
     assert [(c.path, c.line) for c in inline] == [("inventory/orders.py", 4)]
     assert model.file_message in inline[0].body
@@ -174,16 +175,16 @@ async def test_llm_findings_land_in_the_review_and_the_key_stays_out(
     assert model.summary in report
     assert run.variables["verdict"] in {"comment", "request_changes"}
 
-    assert_key_nowhere(api_key, run, repo, engine)
+    await assert_key_nowhere(api_key, run, repo, engine, client)
 
 
 @pytest.mark.parametrize("failure", ["http-500", "malformed-reply"])
 async def test_a_failing_llm_still_completes_the_review_and_says_what_is_missing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    engine: Any,
-    client: ZeebeClient,
-    workers: None,
+    engine: EngineHandle,
+    client: OperatonEngine,
+    workers: Workers,
     api_key: str,
     failure: str,
 ) -> None:
@@ -215,7 +216,7 @@ async def test_a_failing_llm_still_completes_the_review_and_says_what_is_missing
     assert run.variables["partial"] is True
     assert run.variables["verdict"] == "comment"  # never approve, never block, a partial run
     assert not run.result.suggestions and not run.result.pr_findings
-    host = LocalGitHost(local_target(repo, "main", "feature"), settings().state_dir)
+    host = LocalGitHost(local_target(repo, "main", "feature"), current_settings().state_dir)
     (progress,) = [c for c in host.list_comments() if c.fingerprint == "progress"]
     assert "review finished" in progress.body
     assert "Not everything could be reviewed" in progress.body
@@ -223,4 +224,4 @@ async def test_a_failing_llm_still_completes_the_review_and_says_what_is_missing
     # the summary falls back to the plain one and says the model failed
     assert "The model summary failed" in run.report_path.read_text()
 
-    assert_key_nowhere(api_key, run, repo, engine)
+    await assert_key_nowhere(api_key, run, repo, engine, client)

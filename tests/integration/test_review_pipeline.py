@@ -1,41 +1,24 @@
 """The whole review process on the real engine: bpmn/code_review.bpmn with every worker."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-from pyzeebe import ZeebeClient, ZeebeTaskRouter, ZeebeWorker
-
+from reviewflow.engine.operaton import OperatonEngine
+from reviewflow.engine.port import EnginePort, ExternalTask
 from reviewflow.review import ReviewRun, local_target, start_review
 from reviewflow.sample import git, make_sample_repo, write
 from shared.contract import STAGES
 from shared.git.local import LocalGitHost
-from workers.main import run_workers
-from workers.runtime import settings
+from tests.integration.conftest import Workers
+from workers.poller import TaskPoller
+from workers.runtime import TaskSpec, current_settings
+
+settings = current_settings
 
 
-class Workers:
-    def __init__(self, channel: Any, skip_heavy: set[str] | None = None) -> None:
-        self.stop = asyncio.Event()
-        self.task = asyncio.create_task(
-            run_workers(channel, {"light", "heavy"}, stop=self.stop, skip_heavy=skip_heavy)
-        )
-
-    async def close(self) -> None:
-        self.stop.set()
-        await self.task
-
-
-@pytest.fixture(scope="module")
-async def workers(engine: Any, client: ZeebeClient) -> AsyncIterator[Workers]:
-    running = Workers(engine.channel())
-    yield running
-    await running.close()
-
-
-async def review(client: ZeebeClient, repo: Path, **kwargs: Any) -> ReviewRun:
+async def review(client: OperatonEngine, repo: Path, **kwargs: Any) -> ReviewRun:
     return await start_review(
         client, local_target(repo, "main", "feature"), timeout_s=180, **kwargs
     )
@@ -46,7 +29,7 @@ def host_for(repo: Path) -> LocalGitHost:
 
 
 async def test_happy_path_runs_all_stages_and_names_the_planted_bug(
-    tmp_path: Path, client: ZeebeClient, workers: Workers
+    tmp_path: Path, client: OperatonEngine, workers: Workers
 ) -> None:
     repo = make_sample_repo(tmp_path / "repo")
     run = await review(client, repo)
@@ -56,7 +39,10 @@ async def test_happy_path_runs_all_stages_and_names_the_planted_bug(
     light = {s.title for s in STAGES if s.kind == "light"}
     assert light <= completed, light - completed
     assert {t for t in completed if t.replace("Dispatch ", "") in heavy_titles or t in heavy_titles}
-    # the three heavy branches overlap in time
+    # the three heavy branches run in parallel: all dispatched together; the LLM branches
+    # (PR-level, per-file) wait for the AST branch's impact context, then overlap each other
+    dispatched = [e.at for e in run.events if e.status == "dispatched"]
+    assert len(dispatched) == 3 and max(dispatched) - min(dispatched) < 2.0
     starts = {
         e.stage: e.at for e in run.events if e.status == "started" and e.stage in heavy_titles
     }
@@ -64,7 +50,9 @@ async def test_happy_path_runs_all_stages_and_names_the_planted_bug(
         e.stage: e.at for e in run.events if e.status == "completed" and e.stage in heavy_titles
     }
     assert set(starts) == heavy_titles == set(ends)
-    assert max(starts.values()) < min(ends.values()), (starts, ends)
+    llm = ("PR-level review", "per-file review")
+    assert max(starts[t] for t in llm) < min(ends[t] for t in llm), (starts, ends)
+    assert all(starts[t] >= ends["AST analysis"] for t in llm), "they had the AST context"
     # the planted bug is found, on the line it is on, and posted once
     bugs = [
         s for s in run.result.suggestions if s.path == "inventory/orders.py" and s.start_line == 4
@@ -96,7 +84,7 @@ async def test_happy_path_runs_all_stages_and_names_the_planted_bug(
 
 
 async def test_disabled_config_skips_with_reason(
-    tmp_path: Path, client: ZeebeClient, workers: Workers
+    tmp_path: Path, client: OperatonEngine, workers: Workers
 ) -> None:
     repo = make_sample_repo(tmp_path / "repo")
     write(repo, {".reviewflow.yml": "enabled: false\n"})
@@ -107,7 +95,9 @@ async def test_disabled_config_skips_with_reason(
     assert any("disabled" in c.body for c in host_for(repo).list_comments())
 
 
-async def test_title_keyword_skips(tmp_path: Path, client: ZeebeClient, workers: Workers) -> None:
+async def test_title_keyword_skips(
+    tmp_path: Path, client: OperatonEngine, workers: Workers
+) -> None:
     repo = make_sample_repo(tmp_path / "repo")
     git(repo, "commit", "--allow-empty", "-qm", "WIP: not ready")
     run = await review(client, repo)
@@ -115,7 +105,7 @@ async def test_title_keyword_skips(tmp_path: Path, client: ZeebeClient, workers:
 
 
 async def test_invalid_config_reports_the_key(
-    tmp_path: Path, client: ZeebeClient, workers: Workers
+    tmp_path: Path, client: OperatonEngine, workers: Workers
 ) -> None:
     repo = make_sample_repo(tmp_path / "repo")
     write(repo, {".reviewflow.yml": "maxFilez: 3\n"})
@@ -130,7 +120,7 @@ async def test_invalid_config_reports_the_key(
 
 
 async def test_two_reviews_at_once_do_not_cross(
-    tmp_path: Path, client: ZeebeClient, workers: Workers
+    tmp_path: Path, client: OperatonEngine, workers: Workers
 ) -> None:
     first = make_sample_repo(tmp_path / "one")
     second = make_sample_repo(tmp_path / "two")
@@ -145,31 +135,38 @@ async def test_two_reviews_at_once_do_not_cross(
 
 
 async def test_heavy_branch_timeout_completes_and_reports_the_gap(
-    tmp_path: Path, engine: Any, client: ZeebeClient, workers: Workers
+    tmp_path: Path, client: OperatonEngine, workers: Workers
 ) -> None:
-    # stop the shared workers; serve the AST dispatch with a worker that accepts the job and
-    # never reports back (a heavy worker that died after taking the work)
+    # the AST dispatch is taken by a worker that completes it and never reports back (a heavy
+    # worker that died after taking the work): the branch is re-dispatched once, then marked
+    # timed out, and the review goes on without it
     await workers.close()
-    partial = Workers(engine.channel(), skip_heavy={"ast"})
-    lost = ZeebeTaskRouter()
+    partial = Workers(client, skip_heavy={"ast"})
+    taken: list[str] = []
 
-    @lost.task(task_type="reviewflow.ast-analysis")
-    async def accept_and_vanish() -> dict[str, Any]:
+    async def accept_and_vanish(task: ExternalTask, engine: EnginePort) -> dict[str, Any]:
+        taken.append(task.id)
         return {}
 
-    black_hole = ZeebeWorker(engine.channel())
-    black_hole.include_router(lost)
-    hole = asyncio.create_task(black_hole.work())
+    spec = TaskSpec(
+        topic="reviewflow.ast-analysis", variables=(), handler=accept_and_vanish, lock_ms=10_000
+    )
+    stop = asyncio.Event()
+    hole = asyncio.create_task(TaskPoller(client, [spec], 4, 1_000, "black-hole").run(stop))
     try:
         repo = make_sample_repo(tmp_path / "repo")
+        started = time.monotonic()
         run = await review(client, repo, heavy_timeout="PT2S")
+        elapsed = time.monotonic() - started
     finally:
-        await black_hole.stop()
-        await asyncio.gather(hole, return_exceptions=True)
+        stop.set()
+        await hole
         await partial.close()
-        workers.__init__(engine.channel())  # type: ignore[misc]
+        workers.__init__(client)  # type: ignore[misc]
+    assert len(taken) == 2, "dispatched once, re-dispatched once (heavyRetries: 1)"
+    assert elapsed >= 4
     assert run.result is not None
-    assert run.variables["astOutcome"]["status"] == "timeout"
+    assert run.variables["astOutcome"] == {"status": "timeout"}
     assert any("AST analysis timeout" in e for e in run.result.errors)
     assert run.variables["verdict"] == "comment"  # never approve a partial run
     progress = [c for c in host_for(repo).list_comments() if c.fingerprint == "progress"]

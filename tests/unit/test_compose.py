@@ -1,5 +1,6 @@
-"""docker-compose.yml: the four services, pinned images matching versions.py, the workers built
-from this repository, and no literal secret anywhere."""
+"""docker-compose.yml: the engine built from this repository, PostgreSQL, both worker kinds
+(scalable) and the ingress; no Camunda 8 image; ports on 127.0.0.1; every image it builds has
+a Dockerfile whose build steps exist here; and no literal secret anywhere."""
 
 import re
 from pathlib import Path
@@ -7,8 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-from reviewflow.engine.versions import DOCKER_CAMUNDA_IMAGE, DOCKER_CONNECTORS_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -31,53 +30,85 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {key: "" if value is None else str(value) for key, value in env.items()}
 
 
-def test_the_four_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"camunda", "connectors", "worker-light", "worker-heavy"}
-
-
-def test_images_are_pinned_like_versions_py(compose: dict[str, Any]) -> None:
-    services = compose["services"]
-    assert services["camunda"]["image"] == DOCKER_CAMUNDA_IMAGE == "camunda/camunda:8.9.23"
-    assert services["connectors"]["image"] == DOCKER_CONNECTORS_IMAGE
-    assert DOCKER_CONNECTORS_IMAGE == "camunda/connectors-bundle:8.9.14"
-    # only the minor version has to match between cluster and connectors
-    minor = {
-        s["image"].split(":")[1].rsplit(".", 1)[0]
-        for s in (services["camunda"], services["connectors"])
+def test_the_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {
+        "postgres",
+        "engine",
+        "worker-light",
+        "worker-heavy",
+        "ingress",
     }
-    assert minor == {"8.9"}
 
 
-def test_camunda_uses_h2_and_an_unprotected_api(compose: dict[str, Any]) -> None:
-    env = _environment(compose["services"]["camunda"])
-    assert env["CAMUNDA_DATA_SECONDARYSTORAGE_TYPE"] == "rdbms"
-    assert env["CAMUNDA_DATA_SECONDARYSTORAGE_RDBMS_URL"].startswith("jdbc:h2:file:/")
-    assert env["CAMUNDA_SECURITY_AUTHENTICATION_UNPROTECTEDAPI"] == "true"
-    assert env["CAMUNDA_SECURITY_AUTHORIZATIONS_ENABLED"] == "false"
+def test_no_camunda_8_image_or_broker_anywhere() -> None:
+    text = COMPOSE.read_text().lower()
+    for word in ("camunda/camunda", "zeebe", "connectors-bundle", "operate", "26500"):
+        assert word not in text, word
 
 
-def test_connectors_reach_camunda_without_auth(compose: dict[str, Any]) -> None:
-    env = _environment(compose["services"]["connectors"])
-    assert env["CAMUNDA_CLIENT_GRPCADDRESS"] == "http://camunda:26500"
-    assert env["CAMUNDA_CLIENT_RESTADDRESS"] == "http://camunda:8080"
-    assert env["CAMUNDA_CLIENT_AUTH_METHOD"] == "none"
-    assert env["SERVER_PORT"] == "8085"
+def test_the_engine_is_built_from_this_repository_on_postgresql(compose: dict[str, Any]) -> None:
+    engine = compose["services"]["engine"]
+    assert engine["build"]["context"] == "./engine"
+    env = _environment(engine)
+    assert env["REVIEWFLOW_ENGINE_JDBC_URL"] == "jdbc:postgresql://postgres:5432/reviewflow"
+    assert ENV_REFERENCE.match(env["REVIEWFLOW_ENGINE_ADMIN_PASSWORD"])
+    assert engine["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_published_ports_are_loopback_only(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port}"
 
 
 @pytest.mark.parametrize(("name", "group"), [("worker-light", "light"), ("worker-heavy", "heavy")])
-def test_workers_are_built_here_and_share_artifacts(
+def test_workers_are_built_here_scalable_and_share_artifacts(
     compose: dict[str, Any], name: str, group: str
 ) -> None:
     service = compose["services"][name]
     assert service["build"] == "."
     assert service["command"] == ["worker", group]
+    # `docker compose up --scale` needs no fixed name and no published port
+    assert "container_name" not in service and "ports" not in service
     env = _environment(service)
-    assert env["ZEEBE_ADDRESS"] == "camunda:26500"
+    assert env["REVIEWFLOW_ENGINE_URL"] == "http://engine:8080/engine-rest"
     artifacts = [v for v in service["volumes"] if v.startswith("artifacts:")]
     assert artifacts == ["artifacts:/var/lib/reviewflow/artifacts"]
     assert env["REVIEWFLOW_STATE_DIR"] + "/artifacts" == artifacts[0].split(":", 1)[1]
-    assert service["depends_on"]["camunda"]["condition"] == "service_healthy"
-    assert "artifacts" in compose["volumes"]
+    assert service["depends_on"]["engine"]["condition"] == "service_healthy"
+
+
+def test_the_ingress_serves_webhooks(compose: dict[str, Any]) -> None:
+    ingress = compose["services"]["ingress"]
+    assert ingress["command"][:2] == ["webhook", "serve"]
+    assert ENV_REFERENCE.match(_environment(ingress)["SECRET_GITHUB_WEBHOOK_SECRET"])
+
+
+def _build_dockerfiles(compose: dict[str, Any]) -> list[tuple[Path, Path]]:
+    found = []
+    for service in compose["services"].values():
+        build = service.get("build")
+        if build is None:
+            continue
+        context = ROOT / (build if isinstance(build, str) else build["context"])
+        name = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        found.append((context.resolve(), (context / name).resolve()))
+    return found
+
+
+def test_every_built_image_has_a_dockerfile_whose_sources_exist(compose: dict[str, Any]) -> None:
+    built = _build_dockerfiles(compose)
+    assert {d.relative_to(ROOT).as_posix() for _, d in built} == {"Dockerfile", "engine/Dockerfile"}
+    for context, dockerfile in built:
+        assert dockerfile.is_file(), dockerfile
+        for line in dockerfile.read_text().splitlines():
+            words = line.split()
+            if not words or words[0].upper() not in ("COPY", "ADD"):
+                continue
+            if any(w.startswith("--from") for w in words):
+                continue  # from an earlier build stage
+            for source in words[1:-1]:
+                assert (context / source).exists(), f"{dockerfile}: {source} does not exist"
 
 
 def test_dockerfile_runs_the_cli() -> None:
@@ -102,7 +133,7 @@ def test_no_literal_secret(compose: dict[str, Any]) -> None:
 
 def test_the_secret_check_catches_a_literal() -> None:
     # guards the guard: the regexes above must flag an inline value and accept references
-    assert SECRET_WORDS.search("CAMUNDA_SECURITY_INITIALIZATION_USERS_0_PASSWORD")
+    assert SECRET_WORDS.search("REVIEWFLOW_ENGINE_ADMIN_PASSWORD")
     assert not ENV_REFERENCE.match("demo")
-    assert ENV_REFERENCE.match("${CAMUNDA_DEMO_PASSWORD:?set it}")
+    assert ENV_REFERENCE.match("${POSTGRES_PASSWORD:?set it}")
     assert ENV_REFERENCE.match("${REVIEWFLOW_LLM_API_KEY:-}")
