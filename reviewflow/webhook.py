@@ -9,9 +9,9 @@ never overlap and a push during a run is never lost. The secret is read from
 ``SECRET_GITHUB_WEBHOOK_SECRET``.
 
 Answers: 202 a review was requested (started, or queued behind the PR's running review), 200 a
-delivery that asks for nothing (with the reason) or a delivery already received, 400 a malformed body,
-401 a bad or missing signature, 404 an unknown context, 503 the engine could not be reached
-(GitHub shows the failed delivery, which can be redelivered: nothing is lost).
+delivery that asks for nothing (with the reason) or a delivery already received, 400 a
+malformed body, 401 a bad or missing signature, 404 an unknown context, 503 the engine could
+not be reached (GitHub shows the failed delivery, which can be redelivered: nothing is lost).
 """
 
 import logging

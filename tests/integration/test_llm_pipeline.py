@@ -25,8 +25,8 @@ from shared.llm.prompts import (
     self_check_system,
     summary_system,
 )
-from tests.support.llm_server import FakeLlmServer
 from tests.integration.conftest import EngineHandle, Workers
+from tests.support.llm_server import FakeLlmServer
 from workers.runtime import current_settings
 
 MODEL = "reviewflow-test-model"
@@ -107,7 +107,7 @@ async def assert_key_nowhere(
     state = await client.instance(run.instance_id)
     assert state.variables and key not in json.dumps(state.variables)
     # artifacts, event logs, comment state and reports of every run in the state dir
-    state_dir = current_current_settings().state_dir
+    state_dir = current_settings().state_dir
     leaks = [p for p in files_under(state_dir) if secret in p.read_bytes()]
     assert not leaks, f"API key written to {leaks}"
     host = LocalGitHost(local_target(repo, "main", "feature"), state_dir)
