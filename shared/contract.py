@@ -102,7 +102,7 @@ class HeavyBranch:
     start with the AST impact context; the branch goes on without it after ``astContextWait``.
     """
 
-    key: str  # short name of the branch
+    key: str  # short name of the branch (the workers' and shared.stages' branch key)
     topic: str
     message_name: str
     outcome_variable: str
@@ -136,7 +136,9 @@ HEAVY_BRANCHES: tuple[HeavyBranch, ...] = (
         context_message="reviewflow.pr-review.ast-context",
     ),
     HeavyBranch(
-        key="file",
+        # "files", not "file": workers/heavy/file_review.py and shared/stages look it up by
+        # this key; rename it together with them.
+        key="files",
         topic="reviewflow.file-review",
         message_name="reviewflow.file-review.done",
         outcome_variable="fileReviewOutcome",

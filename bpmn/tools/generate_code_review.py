@@ -268,8 +268,8 @@ DOCS = {
     ),
 }
 
-BRANCH_TITLES = {"ast": "AST analysis", "pr": "PR-level review", "file": "per-file review"}
-BRANCH_IDS = {"ast": "Ast", "pr": "PrReview", "file": "FileReview"}
+BRANCH_TITLES = {"ast": "AST analysis", "pr": "PR-level review", "files": "per-file review"}
+BRANCH_IDS = {"ast": "Ast", "pr": "PrReview", "files": "FileReview"}
 
 
 def el(expression: str) -> str:
@@ -312,7 +312,7 @@ SKIP_Y = 500
 SKIP_LOOP_Y = 620
 LOOP_Y = 80
 LEFT_MARGIN_X = 40
-BRANCH_Y = {"ast": 300, "pr": 580, "file": 860}
+BRANCH_Y = {"ast": 300, "pr": 580, "files": 860}
 
 
 def build() -> Builder:
