@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Validates element templates against @camunda/zeebe-element-templates-json-schema.
+// Validates the element templates of both diagrams against their JSON schemas:
+//   bpmn/element-templates/*.json           (Operaton / Camunda 7) -> @camunda/element-templates-json-schema
+//   bpmn/camunda8/element-templates/*.json  (optional Camunda 8 adapter) -> @camunda/zeebe-element-templates-json-schema
 // Usage: node bpmn/validate-element-templates.cjs [file.json ...]
-// Default: bpmn/element-templates/*.json. Exit code 1 on any invalid template.
+// Default: every template of both sets. A file given on the command line is checked against the
+// schema of the set whose directory holds it. Exit code 1 on any invalid template.
 'use strict';
 
 const fs = require('fs');
@@ -9,35 +12,67 @@ const path = require('path');
 const Ajv = require('ajv');
 const addFormats = require('ajv-formats');
 
-const schema = require('@camunda/zeebe-element-templates-json-schema/resources/schema.json');
+function compile(schema) {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  return ajv.compile(schema);
+}
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv);
-const validate = ajv.compile(schema);
+const SETS = [
+  {
+    name: 'camunda7',
+    dir: path.join(__dirname, 'element-templates'),
+    schemaUrl: 'https://unpkg.com/@camunda/element-templates-json-schema/resources/schema.json',
+    validate: compile(require('@camunda/element-templates-json-schema/resources/schema.json'))
+  },
+  {
+    name: 'camunda8',
+    dir: path.join(__dirname, 'camunda8', 'element-templates'),
+    schemaUrl: 'https://unpkg.com/@camunda/zeebe-element-templates-json-schema/resources/schema.json',
+    validate: compile(require('@camunda/zeebe-element-templates-json-schema/resources/schema.json'))
+  }
+];
 
-const dir = path.join(__dirname, 'element-templates');
-const files = process.argv.slice(2).length
-  ? process.argv.slice(2)
-  : fs.readdirSync(dir).filter(f => f.endsWith('.json')).map(f => path.join(dir, f));
+function setOf(file) {
+  const dir = path.dirname(path.resolve(file));
+  const set = SETS.find(s => dir === s.dir);
+  if (!set) {
+    throw new Error(`${file}: not in a known template directory (${SETS.map(s => s.dir).join(', ')})`);
+  }
+  return set;
+}
+
+const args = process.argv.slice(2);
+const files = args.length
+  ? args
+  : SETS.flatMap(s => fs.readdirSync(s.dir)
+    .filter(f => f.endsWith('.json'))
+    .sort()
+    .map(f => path.join(s.dir, f)));
 
 let failed = 0;
 let checked = 0;
 for (const file of files) {
+  const set = setOf(file);
   const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
   const templates = Array.isArray(doc) ? doc : [ doc ];
   const ids = new Set();
   templates.forEach((template, index) => {
     checked++;
-    const label = `${path.basename(file)}[${index}] ${template.id || '<no id>'}`;
+    const label = `${set.name}/${path.basename(file)}[${index}] ${template.id || '<no id>'}`;
     if (ids.has(template.id)) {
       console.error(`${label}: duplicate template id`);
       failed++;
     }
     ids.add(template.id);
-    if (!validate(template)) {
+    if (template.$schema !== set.schemaUrl) {
+      console.error(`${label}: $schema must be ${set.schemaUrl}`);
+      failed++;
+    }
+    if (!set.validate(template)) {
       failed++;
       console.error(`${label}: invalid`);
-      for (const err of validate.errors) {
+      for (const err of set.validate.errors) {
         console.error(`  ${err.instancePath || '/'} ${err.message} ${JSON.stringify(err.params)}`);
       }
     }
@@ -45,7 +80,7 @@ for (const file of files) {
 }
 
 if (failed) {
-  console.error(`${failed} of ${checked} element template(s) invalid`);
+  console.error(`${failed} problem(s) in ${checked} element template(s)`);
   process.exit(1);
 }
 console.log(`${checked} element template(s) valid`);

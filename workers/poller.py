@@ -95,9 +95,11 @@ class TaskPoller:
         if self.running:
             await asyncio.gather(*self.running, return_exceptions=True)
 
-    async def _keep_locked(self, task: ExternalTask, lock_ms: int) -> None:
+    async def _keep_locked(self, task: ExternalTask, first_ms: int, lock_ms: int) -> None:
+        """Extend the lock a third of the way through, again and again while the handler
+        runs: a worker that dies loses its task for at most one lock."""
+        await asyncio.sleep(first_ms / 3000)
         while True:
-            await asyncio.sleep(lock_ms / 3000)
             try:
                 await self.engine.extend_lock(task, lock_ms)
             except TaskGone:
@@ -105,10 +107,13 @@ class TaskPoller:
                 return
             except (EngineUnavailable, EngineRequestError) as exc:
                 logger.warning("extending the lock of task %s failed: %s", task.id, exc)
+            await asyncio.sleep(lock_ms / 3000)
 
     async def _execute(self, task: ExternalTask) -> None:
         spec = self.specs[task.topic]
-        keeper = asyncio.create_task(self._keep_locked(task, spec.lock_ms))
+        # the diagram's lockDuration: how long a worker that died keeps its task from others
+        lock_ms = _int(task.properties.get("lockDuration"), spec.lock_ms)
+        keeper = asyncio.create_task(self._keep_locked(task, spec.lock_ms, lock_ms))
         try:
             result = await spec.handler(task, self.engine)
         except BusinessError as exc:

@@ -75,6 +75,7 @@ class StageContext:
     settings: WorkerSettings
     task_id: str
     process_instance_id: str
+    review_round: int = 1
 
     @cached_property
     def host(self) -> GitHost:
@@ -101,6 +102,7 @@ class StageContext:
             settings=worker_settings,
             task_id=task.id,
             process_instance_id=task.process_instance_id,
+            review_round=int(variables.get("reviewRound") or 1),
         )
 
 

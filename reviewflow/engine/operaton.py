@@ -286,7 +286,7 @@ class OperatonEngine:
         message_name: str,
         process_instance_id: str,
         variables: Variables | None = None,
-        correlation_keys: Mapping[str, str] | None = None,
+        correlation_keys: Mapping[str, str | int] | None = None,
     ) -> None:
         body: dict[str, Any] = {
             "messageName": message_name,
@@ -296,7 +296,13 @@ class OperatonEngine:
         if variables:
             body["processVariables"] = encode_variables(variables)
         if correlation_keys:
-            body["correlationKeys"] = encode_variables(correlation_keys)
+            # numbers the diagram computes (JUEL) are Long: match them as Long
+            body["correlationKeys"] = {
+                name: {"value": value, "type": "Long"}
+                if isinstance(value, int) and not isinstance(value, bool)
+                else encode_value(name, value)
+                for name, value in correlation_keys.items()
+            }
         response = await self._request("POST", "/message", json_body=body)
         if response.status_code != 200:
             raise self._refused(response, f"delivering {message_name} to {process_instance_id}")

@@ -139,10 +139,11 @@ class EnginePort(Protocol):
         message_name: str,
         process_instance_id: str,
         variables: Variables | None = None,
-        correlation_keys: Mapping[str, str] | None = None,
+        correlation_keys: Mapping[str, str | int] | None = None,
     ) -> None:
-        """Deliver a message to one instance. Raises :class:`MessageNotCorrelated` when
-        nothing there waits for it (messages are not buffered)."""
+        """Deliver a message to one instance, to what waits there with process variables equal
+        to ``correlation_keys``. Raises :class:`MessageNotCorrelated` when nothing waits for
+        it (messages are not buffered)."""
 
     async def fetch_and_lock(
         self,

@@ -62,7 +62,7 @@ class FakeEngine:
         message_name: str,
         process_instance_id: str,
         variables: Variables | None = None,
-        correlation_keys: Mapping[str, str] | None = None,
+        correlation_keys: Mapping[str, str | int] | None = None,
     ) -> None:
         self.calls.append(
             Call(

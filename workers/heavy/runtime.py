@@ -128,7 +128,7 @@ async def deliver(
     message: str,
     ctx: StageContext,
     variables: Variables | None,
-    keys: dict[str, str] | None,
+    keys: dict[str, str | int] | None,
     title: str,
     quiet: bool = False,
 ) -> bool:
