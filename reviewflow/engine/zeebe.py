@@ -29,7 +29,9 @@ How the port maps onto Zeebe:
 Errors: UNAVAILABLE, RESOURCE_EXHAUSTED (back pressure) and the other server-side statuses
 (INTERNAL, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN) raise :class:`EngineUnavailable` (worth
 retrying); NOT_FOUND or FAILED_PRECONDITION on a job call raise :class:`TaskGone` (completed,
-failed, or never activated); everything else raises :class:`EngineRequestError`.
+failed, or never activated); everything else raises :class:`EngineRequestError`. Calls that are
+harmless to repeat are first retried a few times on UNAVAILABLE and RESOURCE_EXHAUSTED (a start
+only on the latter); a fetch is not (the poller has its own backoff).
 
 Zeebe does not tie a job to the worker that activated it: a worker whose job timed out and
 was handed out again can still complete it. Handlers are idempotent for that reason too.
@@ -37,11 +39,12 @@ was handed out again can still complete it. Handlers are idempotent for that rea
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
@@ -94,6 +97,12 @@ _RETRYABLE = frozenset(
         grpc.StatusCode.UNKNOWN,
     }
 )
+# retried a few times: back pressure refuses a request before it is processed, UNAVAILABLE is
+# mostly a connection that failed. Only calls that are harmless to repeat get both: job calls
+# (a repeat of one that went through answers NOT_FOUND), publishes (by message id, or on a
+# wait key that nothing else uses), deployments (an unchanged resource is a no-op)
+_BACK_PRESSURE = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED})
+_NOT_PROCESSED = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE})
 _JOB_GONE = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION})
 
 NO_OPERATE = (
@@ -131,11 +140,15 @@ class ZeebeEngine:
         address: str = "",
         operate_url: str | None = None,
         timeout_s: float = 30.0,
+        attempts: int = 4,
+        retry_pause_s: float = 0.2,
     ) -> None:
         self.address = address
         self.operate_url = operate_url
         self._channel_factory = channel_factory
         self._timeout_s = timeout_s
+        self._attempts = max(1, attempts)
+        self._retry_pause_s = retry_pause_s
         self._channel: Any = None
         self._client: ZeebeClient | None = None
         self._stub: Any = None
@@ -157,17 +170,35 @@ class ZeebeEngine:
         assert self._client is not None
         return self._client, self._stub
 
-    async def _call(self, what: str, call: Any, *, job: bool = False) -> Any:
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await call
-        except TimeoutError as exc:
-            raise EngineUnavailable(
-                f"{what}: the gateway at {self.address or '?'} did not answer in "
-                f"{self._timeout_s:.0f} s"
-            ) from exc
-        except (grpc.aio.AioRpcError, PyZeebeError) as exc:
-            _raise_mapped(exc, what, job=job, address=self.address)
+    async def _call(
+        self,
+        what: str,
+        call: Callable[[], Awaitable[Any]],
+        *,
+        job: bool = False,
+        retry_on: frozenset[Any] = _NOT_PROCESSED,
+    ) -> Any:
+        """Make the call; a status in ``retry_on`` is retried a few times with a growing
+        pause before it raises."""
+        pause = self._retry_pause_s
+        for attempt in range(self._attempts):
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return await call()
+            except TimeoutError as exc:
+                raise EngineUnavailable(
+                    f"{what}: the gateway at {self.address or '?'} did not answer in "
+                    f"{self._timeout_s:.0f} s"
+                ) from exc
+            except (grpc.aio.AioRpcError, PyZeebeError) as exc:
+                rpc = _rpc_error(exc)
+                if rpc is not None and rpc.code() in retry_on and attempt + 1 < self._attempts:
+                    logger.info("%s: %s; retrying in %.2f s", what, rpc.code().name, pause)
+                    await asyncio.sleep(pause)
+                    pause *= 2
+                    continue
+                _raise_mapped(exc, what, job=job, address=self.address)
+        raise AssertionError("unreachable")
 
     # --- deployment and instances ------------------------------------------------------------
 
@@ -176,7 +207,7 @@ class ZeebeEngine:
         client, _ = self._open()
         await self._call(
             f"deploying {', '.join(p.name for p in paths)}",
-            client.deploy_resource(*[str(p) for p in paths]),
+            lambda: client.deploy_resource(*[str(p) for p in paths]),
         )
 
     async def start_instance(
@@ -187,7 +218,11 @@ class ZeebeEngine:
         if business_key:
             values[BUSINESS_KEY_VARIABLE] = business_key
         response = await self._call(
-            f"starting {process_key}", client.run_process(process_key, variables=values)
+            f"starting {process_key}",
+            lambda: client.run_process(process_key, variables=values),
+            # a start whose answer was lost may have started an instance: only back pressure
+            # (refused before it was processed) is retried
+            retry_on=_BACK_PRESSURE,
         )
         return str(response.process_instance_key)
 
@@ -234,7 +269,7 @@ class ZeebeEngine:
         try:
             await self._call(
                 f"publishing {name} {where}",
-                client.publish_message(
+                lambda: client.publish_message(
                     name=name,
                     correlation_key=correlation_key,
                     variables=variables,
@@ -367,7 +402,11 @@ class ZeebeEngine:
                 retryBackOff=0,
             )
             try:
-                await self._call(f"handing back job {job.key}", stub.FailJob(request), job=True)
+                await self._call(
+                    f"handing back job {job.key}",
+                    functools.partial(stub.FailJob, request),
+                    job=True,
+                )
             except (EngineUnavailable, EngineRequestError) as exc:
                 # its timeout hands it out again
                 logger.warning("handing back job %s (%s) failed: %s", job.key, sub.topic, exc)
@@ -393,7 +432,7 @@ class ZeebeEngine:
 
     async def _job_call(self, task: ExternalTask, action: str, call: Callable[[Any], Any]) -> None:
         _, stub = self._open()
-        await self._call(f"{action} of job {task.id} ({task.topic})", call(stub), job=True)
+        await self._call(f"{action} of job {task.id} ({task.topic})", lambda: call(stub), job=True)
 
     async def complete(self, task: ExternalTask, variables: Variables) -> None:
         request = CompleteJobRequest(jobKey=int(task.id), variables=_json(variables))

@@ -34,6 +34,9 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+RETRIES = 3
+
+
 @pytest.fixture
 async def gateway() -> AsyncIterator[FakeGateway]:
     fake = FakeGateway(default_poll_ms=500)
@@ -47,7 +50,10 @@ async def gateway() -> AsyncIterator[FakeGateway]:
 @pytest.fixture
 async def engine(gateway: FakeGateway) -> AsyncIterator[ZeebeEngine]:
     adapter = ZeebeEngine(
-        lambda: grpc.aio.insecure_channel(gateway.address), address=gateway.address
+        lambda: grpc.aio.insecure_channel(gateway.address),
+        address=gateway.address,
+        attempts=RETRIES,
+        retry_pause_s=0.01,
     )
     try:
         yield adapter
@@ -422,8 +428,10 @@ async def test_unavailable_and_back_pressure_are_worth_retrying(
     gateway: FakeGateway, engine: ZeebeEngine, code: grpc.StatusCode
 ) -> None:
     task = await activated(gateway, engine)
-    for method in ("CompleteJob", "PublishMessage", "ActivateJobs", "CreateProcessInstance"):
-        gateway.fail_next(method, code, "try later")
+    for method in ("CompleteJob", "PublishMessage", "CreateProcessInstance"):
+        for _ in range(RETRIES):
+            gateway.fail_next(method, code, "try later")
+    gateway.fail_next("ActivateJobs", code, "try later")  # the poller retries a fetch
 
     with pytest.raises(EngineUnavailable, match=code.name):
         await engine.complete(task, {})
@@ -433,13 +441,36 @@ async def test_unavailable_and_back_pressure_are_worth_retrying(
         await engine.fetch_and_lock("w", [sub("t")], 1, 0)
     with pytest.raises(EngineUnavailable, match=code.name):
         await engine.start_instance("p", {})
+    # each call tried as often as it may: a start only on back pressure (after an UNAVAILABLE
+    # it may have started an instance)
+    starts = RETRIES if code is grpc.StatusCode.RESOURCE_EXHAUSTED else 1
+    assert len(gateway.requests("CreateProcessInstance")) == starts
+    assert len(gateway.requests("CompleteJob")) == RETRIES
+    assert len(gateway.requests("PublishMessage")) == RETRIES
     # the channel stays usable afterwards
+    gateway.faults.clear()
     await engine.complete(task, {})
+
+
+async def test_a_passing_refusal_is_retried(gateway: FakeGateway, engine: ZeebeEngine) -> None:
+    task = await activated(gateway, engine)
+    gateway.fail_next("CompleteJob", grpc.StatusCode.RESOURCE_EXHAUSTED, "back pressure")
+    gateway.fail_next("CompleteJob", grpc.StatusCode.UNAVAILABLE, "reconnecting")
+    gateway.fail_next("PublishMessage", grpc.StatusCode.UNAVAILABLE, "reconnecting")
+
+    await engine.complete(task, {"ok": True})
+    await engine.correlate("m", "1", {"x": 1}, {"k": "v"})
+
+    assert len(gateway.requests("CompleteJob")) == 3
+    assert (await gateway.wait_finished(int(task.id)))[0] == "completed"
+    assert len(gateway.messages) == 1
 
 
 async def test_a_gateway_that_is_not_there_is_unavailable() -> None:
     address = f"127.0.0.1:{free_port()}"
-    engine = ZeebeEngine(lambda: grpc.aio.insecure_channel(address), address=address)
+    engine = ZeebeEngine(
+        lambda: grpc.aio.insecure_channel(address), address=address, retry_pause_s=0.01
+    )
     try:
         with pytest.raises(EngineUnavailable, match=address):
             await engine.fetch_and_lock("w", [sub("t")], 1, 0)
