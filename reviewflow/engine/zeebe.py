@@ -27,7 +27,7 @@ How the port maps onto Zeebe:
   :meth:`ZeebeEngine.operator_url` links to Operate when ``REVIEWFLOW_OPERATE_URL`` is set.
 
 Errors: UNAVAILABLE, RESOURCE_EXHAUSTED (back pressure) and the other server-side statuses
-(INTERNAL, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN) raise :class:`EngineUnavailable` (worth
+(INTERNAL, DEADLINE_EXCEEDED, CANCELLED) raise :class:`EngineUnavailable` (worth
 retrying); NOT_FOUND or FAILED_PRECONDITION on a job call raise :class:`TaskGone` (completed,
 failed, or never activated); everything else raises :class:`EngineRequestError`. Calls that are
 harmless to repeat are first retried a few times on UNAVAILABLE and RESOURCE_EXHAUSTED (a start
@@ -94,7 +94,6 @@ _RETRYABLE = frozenset(
         grpc.StatusCode.INTERNAL,
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.UNKNOWN,
     }
 )
 # retried a few times: back pressure refuses a request before it is processed, UNAVAILABLE is

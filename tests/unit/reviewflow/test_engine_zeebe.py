@@ -452,6 +452,20 @@ async def test_unavailable_and_back_pressure_are_worth_retrying(
     await engine.complete(task, {})
 
 
+@pytest.mark.parametrize(
+    "code",
+    [grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED],
+)
+async def test_other_server_side_statuses_are_unavailable_without_retry(
+    gateway: FakeGateway, engine: ZeebeEngine, code: grpc.StatusCode
+) -> None:
+    task = await activated(gateway, engine)
+    gateway.fail_next("CompleteJob", code, "broker trouble")
+    with pytest.raises(EngineUnavailable, match=code.name):
+        await engine.complete(task, {})
+    assert len(gateway.requests("CompleteJob")) == 1
+
+
 async def test_a_passing_refusal_is_retried(gateway: FakeGateway, engine: ZeebeEngine) -> None:
     task = await activated(gateway, engine)
     gateway.fail_next("CompleteJob", grpc.StatusCode.RESOURCE_EXHAUSTED, "back pressure")
