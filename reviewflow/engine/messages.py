@@ -3,6 +3,10 @@
 Zeebe rejects a message whose name, correlation key and message id equal those of a message
 still buffered (within its TTL): pyzeebe raises ``MessageAlreadyExistsError``. For a publisher
 that retries, that means "already published", i.e. success.
+
+Superseded by the Camunda 8 adapter (:class:`reviewflow.engine.zeebe.ZeebeEngine` publishes
+with a message id and treats ALREADY_EXISTS as success). Kept only because the old local-broker
+smoke test (``tests/integration/test_engine_smoke.py``) still imports it: delete both together.
 """
 
 import logging

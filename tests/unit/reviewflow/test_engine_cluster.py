@@ -117,3 +117,18 @@ def test_blank_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_real_insecure_channel_can_be_built_and_closed() -> None:
     channel = create_channel(ClusterSettings(), default_address="127.0.0.1:1")
     await channel.close()
+
+
+def test_validation_errors_do_not_echo_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZEEBE_CLIENT_SECRET", "s3cret-value")
+    monkeypatch.setenv("ZEEBE_SECURE", "false")
+    monkeypatch.setenv("ZEEBE_CLIENT_ID", "c")
+    monkeypatch.setenv("ZEEBE_AUTHORIZATION_SERVER_URL", "https://auth.example/token")
+    with pytest.raises(ValidationError) as caught:
+        ClusterSettings()
+    assert "s3cret" not in str(caught.value)
+    assert "input_value" not in str(caught.value)
+    monkeypatch.setenv("ZEEBE_SECURE", "s3cret-typed-into-the-wrong-variable")
+    with pytest.raises(ValidationError) as caught:
+        ClusterSettings()
+    assert "s3cret" not in str(caught.value)
