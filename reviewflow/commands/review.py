@@ -48,7 +48,7 @@ def _show_event(event: StageEvent) -> None:
     console.print(f"  [{style}]{ICONS[event.status]}[/{style}] {event.stage}{detail}")
 
 
-def _print_run(run: ReviewRun) -> None:
+def print_run(run: ReviewRun) -> None:
     v = run.variables
     if v.get("configError"):
         console.print(f"\n[red]Invalid configuration:[/red] {v['configError']}")
@@ -136,7 +136,7 @@ def review(
     except Exception as exc:
         console.print(f"[red]the review run failed:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from exc
-    _print_run(run)
+    print_run(run)
     sys.stdout.flush()
 
 

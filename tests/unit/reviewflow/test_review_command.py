@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from reviewflow.cli import app
-from reviewflow.commands.review import operate_link
+from reviewflow.commands.review import print_run
+from reviewflow.review import ReviewRun
 from reviewflow.review import github_target
 
 runner = CliRunner()
@@ -21,18 +22,34 @@ def test_github_target_parses_owner_name_number() -> None:
     )
 
 
-@pytest.mark.parametrize("ref", ["octo/hello", "octo/hello#0", "../x#1", "octo/hello#1; rm"])
+@pytest.mark.parametrize(
+    "ref", ["octo/hello", "octo/hello#0", "../x#1", "octo/hello#1; rm", "-octo/x#1", "octo/..#2"]
+)
 def test_bad_github_refs_are_refused(ref: str) -> None:
     with pytest.raises(ValueError, match="owner/name#number"):
         github_target(ref)
 
 
-def test_operate_link() -> None:
-    assert operate_link("http://localhost:8080/operate/", 2251799813685249) == (
-        "http://localhost:8080/operate/processes/2251799813685249"
+def test_the_run_summary_names_the_cockpit_page_and_open_incidents(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = ReviewRun(
+        run_id="pi-1",
+        instance_id="pi-1",
+        variables={"verdict": "comment"},
+        result=None,
+        report_path=None,
+        seconds=1.5,
+        operator_url="http://127.0.0.1:8080/operaton/app/cockpit/default/#/process-instance/pi-1",
+        incidents=1,
     )
-    assert operate_link("", 1) is None
-    assert operate_link("http://x/operate", 0) is None
+    print_run(run)
+    out = capsys.readouterr().out
+    assert "Process instance pi-1" in out
+    assert "Cockpit: http://127.0.0.1:8080/operaton/app/cockpit/default/#/process-instance/pi-1" in (
+        out.replace("\n", "")
+    )
+    assert "1 open incident(s)" in out
 
 
 def test_path_and_github_together_is_a_usage_error(tmp_path: Path) -> None:
