@@ -7,8 +7,7 @@ from typer.testing import CliRunner
 
 from reviewflow.cli import app
 from reviewflow.commands.review import print_run
-from reviewflow.review import ReviewRun
-from reviewflow.review import github_target
+from reviewflow.review import ReviewRun, github_target
 
 runner = CliRunner()
 
