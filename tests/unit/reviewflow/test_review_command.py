@@ -45,9 +45,8 @@ def test_the_run_summary_names_the_cockpit_page_and_open_incidents(
     print_run(run)
     out = capsys.readouterr().out
     assert "Process instance pi-1" in out
-    assert "Cockpit: http://127.0.0.1:8080/operaton/app/cockpit/default/#/process-instance/pi-1" in (
-        out.replace("\n", "")
-    )
+    page = "http://127.0.0.1:8080/operaton/app/cockpit/default/#/process-instance/pi-1"
+    assert f"Cockpit: {page}" in out.replace("\n", "")
     assert "1 open incident(s)" in out
 
 
