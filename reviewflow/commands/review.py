@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from reviewflow.engine.cluster import ClusterSettings, create_channel
-from reviewflow.engine.local import EngineError, LocalEngine
+from reviewflow.engine.local import EngineError
 from reviewflow.review import ReviewRun, github_target, local_target, review_with_workers
 from shared.events import StageEvent
 from shared.git.base import GitHostError
@@ -24,10 +24,12 @@ def _engine_address() -> tuple[ClusterSettings, str]:
     cluster = ClusterSettings()
     if cluster.zeebe_address:
         return cluster, cluster.zeebe_address
-    engine = LocalEngine()
-    console.print("[dim]starting or reusing the local engine (first run downloads it)…[/dim]")
-    engine.up()
-    return cluster, engine.grpc_address
+    # the local engine is Operaton now (REST, no Zeebe gateway); the workers move to its
+    # external-task API separately, until then this command needs a Camunda 8 cluster
+    raise EngineError(
+        "set ZEEBE_ADDRESS to a Camunda 8 cluster: the local engine (`reviewflow engine up`) "
+        "is Operaton and has no Zeebe gateway for these workers yet"
+    )
 
 
 def _show_event(event: StageEvent) -> None:

@@ -11,7 +11,6 @@ import uvicorn
 from pyzeebe import ZeebeClient
 
 from reviewflow.engine.cluster import ClusterSettings, create_channel
-from reviewflow.engine.local import LocalEngine
 from reviewflow.review import BPMN_PATH
 from reviewflow.webhook import DEFAULT_CONTEXT, create_app, zeebe_publisher
 from shared.ingress import SECRET_ENV
@@ -36,7 +35,7 @@ def serve(
         raise typer.Exit(2)
 
     async def go() -> None:
-        client = ZeebeClient(create_channel(ClusterSettings(), LocalEngine().grpc_address))
+        client = ZeebeClient(create_channel(ClusterSettings()))
         if deploy:
             await client.deploy_resource(str(BPMN_PATH))
         app = create_app(secret, zeebe_publisher(client), context)

@@ -7,7 +7,6 @@ import logging
 import typer
 
 from reviewflow.engine.cluster import ClusterSettings, create_channel
-from reviewflow.engine.local import LocalEngine
 from workers.main import run_workers
 
 GROUPS = {"light": {"light"}, "heavy": {"heavy"}, "all": {"light", "heavy"}}
@@ -17,8 +16,8 @@ def worker(
     group: str = typer.Argument(..., help="light, heavy or all"),
     only: list[str] = typer.Option([], "--only", help="Serve only these job types (repeatable)."),
 ) -> None:
-    """Run pyzeebe workers against ZEEBE_ADDRESS (default: the local engine, on its configured
-    REVIEWFLOW_ENGINE_GRPC_PORT)."""
+    """Run pyzeebe workers against ZEEBE_ADDRESS (a Camunda 8 cluster; default
+    127.0.0.1:26500)."""
     if group not in GROUPS:
         raise typer.BadParameter(f"unknown group {group!r}: use light, heavy or all")
     logging.basicConfig(
@@ -26,7 +25,7 @@ def worker(
     )
 
     async def go() -> None:
-        channel = create_channel(ClusterSettings(), LocalEngine().grpc_address)
+        channel = create_channel(ClusterSettings())
         await run_workers(channel, GROUPS[group], only=set(only) or None)
 
     with contextlib.suppress(KeyboardInterrupt):

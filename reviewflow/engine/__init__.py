@@ -1,10 +1,9 @@
-"""The Zeebe engine the pipeline runs on: a local broker, an external cluster, or Docker.
+"""The engine the pipeline runs on: Operaton (local, from the repository's ``engine/`` module),
+or, through the optional adapter, a Camunda 8 cluster the user runs.
 
-- :mod:`reviewflow.engine.versions`: the pinned versions (the one place they live).
-- :mod:`reviewflow.engine.java`: finding a Java 21+ runtime for the local broker.
-- :mod:`reviewflow.engine.endpoints`: the addresses and readiness probe both engines share.
-- :mod:`reviewflow.engine.local`: fetching, configuring, starting and stopping a local broker.
-- :mod:`reviewflow.engine.cluster`: connecting to an external cluster (plain, TLS or OAuth).
-- :mod:`reviewflow.engine.docker`: the official Camunda image, for users with Docker.
+- :mod:`reviewflow.engine.java`: finding a Java 17+ runtime for the local engine.
+- :mod:`reviewflow.engine.local`: building, starting and stopping the local Operaton engine.
+- :mod:`reviewflow.engine.incidents`: the engine's open incidents over its REST API.
+- :mod:`reviewflow.engine.cluster`: the Camunda 8 adapter's settings (``ZEEBE_*``).
 - :mod:`reviewflow.engine.messages`: idempotent message publication.
 """

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reviewflow.engine.versions import DOCKER_CAMUNDA_IMAGE, DOCKER_CONNECTORS_IMAGE
-
+DOCKER_CAMUNDA_IMAGE = "camunda/camunda:8.9.23"
+DOCKER_CONNECTORS_IMAGE = "camunda/connectors-bundle:8.9.14"
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SECRET_WORDS = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIAL", re.IGNORECASE)
