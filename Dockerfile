@@ -1,5 +1,5 @@
 # reviewflow workers: `docker compose up` runs them as `reviewflow worker light` and
-# `reviewflow worker heavy` next to Camunda (see docker-compose.yml).
+# `reviewflow worker heavy` next to the engine (see docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

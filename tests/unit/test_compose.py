@@ -1,5 +1,5 @@
-"""docker-compose.yml: the four services, pinned images matching versions.py, the workers built
-from this repository, and no literal secret anywhere."""
+"""docker-compose.yml: the engine built from engine/, the workers built from this repository, no
+Camunda 8 image, and no literal secret anywhere."""
 
 import re
 from pathlib import Path
@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 import yaml
 
-DOCKER_CAMUNDA_IMAGE = "camunda/camunda:8.9.23"
-DOCKER_CONNECTORS_IMAGE = "camunda/connectors-bundle:8.9.14"
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SECRET_WORDS = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIAL", re.IGNORECASE)
@@ -31,37 +29,25 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {key: "" if value is None else str(value) for key, value in env.items()}
 
 
-def test_the_four_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"camunda", "connectors", "worker-light", "worker-heavy"}
+def test_the_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"engine", "worker-light", "worker-heavy"}
 
 
-def test_images_are_pinned_like_versions_py(compose: dict[str, Any]) -> None:
-    services = compose["services"]
-    assert services["camunda"]["image"] == DOCKER_CAMUNDA_IMAGE == "camunda/camunda:8.9.23"
-    assert services["connectors"]["image"] == DOCKER_CONNECTORS_IMAGE
-    assert DOCKER_CONNECTORS_IMAGE == "camunda/connectors-bundle:8.9.14"
-    # only the minor version has to match between cluster and connectors
-    minor = {
-        s["image"].split(":")[1].rsplit(".", 1)[0]
-        for s in (services["camunda"], services["connectors"])
-    }
-    assert minor == {"8.9"}
+def test_no_camunda_8_image() -> None:
+    # the Zeebe broker, Operate and the 8.x connectors are not open source: never pulled
+    assert "camunda/" not in COMPOSE.read_text()
 
 
-def test_camunda_uses_h2_and_an_unprotected_api(compose: dict[str, Any]) -> None:
-    env = _environment(compose["services"]["camunda"])
-    assert env["CAMUNDA_DATA_SECONDARYSTORAGE_TYPE"] == "rdbms"
-    assert env["CAMUNDA_DATA_SECONDARYSTORAGE_RDBMS_URL"].startswith("jdbc:h2:file:/")
-    assert env["CAMUNDA_SECURITY_AUTHENTICATION_UNPROTECTEDAPI"] == "true"
-    assert env["CAMUNDA_SECURITY_AUTHORIZATIONS_ENABLED"] == "false"
-
-
-def test_connectors_reach_camunda_without_auth(compose: dict[str, Any]) -> None:
-    env = _environment(compose["services"]["connectors"])
-    assert env["CAMUNDA_CLIENT_GRPCADDRESS"] == "http://camunda:26500"
-    assert env["CAMUNDA_CLIENT_RESTADDRESS"] == "http://camunda:8080"
-    assert env["CAMUNDA_CLIENT_AUTH_METHOD"] == "none"
-    assert env["SERVER_PORT"] == "8085"
+def test_the_engine_is_built_here_and_bound_to_loopback(compose: dict[str, Any]) -> None:
+    engine = compose["services"]["engine"]
+    assert engine["build"] == "./engine"
+    assert engine["ports"] == ["127.0.0.1:8080:8080"]
+    env = _environment(engine)
+    assert env["REVIEWFLOW_ENGINE_ADMIN_PASSWORD"].startswith(
+        "${REVIEWFLOW_ENGINE_ADMIN_PASSWORD:?"
+    )
+    assert engine["volumes"] == ["engine-data:/var/lib/reviewflow-engine"]
+    assert "engine-data" in compose["volumes"]
 
 
 @pytest.mark.parametrize(("name", "group"), [("worker-light", "light"), ("worker-heavy", "heavy")])
@@ -72,11 +58,11 @@ def test_workers_are_built_here_and_share_artifacts(
     assert service["build"] == "."
     assert service["command"] == ["worker", group]
     env = _environment(service)
-    assert env["ZEEBE_ADDRESS"] == "camunda:26500"
+    assert env["REVIEWFLOW_ENGINE_URL"] == "http://engine:8080"
     artifacts = [v for v in service["volumes"] if v.startswith("artifacts:")]
     assert artifacts == ["artifacts:/var/lib/reviewflow/artifacts"]
     assert env["REVIEWFLOW_STATE_DIR"] + "/artifacts" == artifacts[0].split(":", 1)[1]
-    assert service["depends_on"]["camunda"]["condition"] == "service_healthy"
+    assert service["depends_on"]["engine"]["condition"] == "service_healthy"
     assert "artifacts" in compose["volumes"]
 
 
