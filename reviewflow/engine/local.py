@@ -442,6 +442,15 @@ class LocalEngine:
         if override.strip():
             return override.strip()
         self._ensure_engine_dir()
+        h2_file = self.h2_dir / "operaton-h2.mv.db"
+        if not self.password_path.exists() and self.jdbc_url is None and h2_file.exists():
+            # the engine created the admin user in that database with an earlier password;
+            # a new one here would never match it
+            raise EngineError(
+                f"{self.password_path} is missing but the database {h2_file} exists, with the "
+                "admin user of an earlier start: set REVIEWFLOW_ENGINE_ADMIN_PASSWORD to that "
+                f"password, or delete {self.h2_dir} to start afresh (all engine data is lost)"
+            )
         try:
             fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -174,6 +174,19 @@ def test_an_empty_password_file_is_an_error(tmp_path: Path) -> None:
         engine.admin_password()
 
 
+def test_no_new_password_for_an_existing_h2_database(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path / "state", env={})
+    engine.h2_dir.mkdir(parents=True)
+    (engine.h2_dir / "operaton-h2.mv.db").write_bytes(b"db")
+    with pytest.raises(EngineError, match="admin user of an earlier start"):
+        engine.admin_password()
+    assert not engine.password_path.exists()
+    with_override = LocalEngine(
+        tmp_path / "state", env={"REVIEWFLOW_ENGINE_ADMIN_PASSWORD": "the-old-one"}
+    )
+    assert with_override.admin_password() == "the-old-one"
+
+
 def test_the_password_env_overrides_without_writing_a_file(tmp_path: Path) -> None:
     engine = LocalEngine(tmp_path / "state", env={"REVIEWFLOW_ENGINE_ADMIN_PASSWORD": "pw"})
     assert engine.admin_password() == "pw"
