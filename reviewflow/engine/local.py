@@ -685,7 +685,8 @@ class LocalEngine:
         env = self.engine_environment(password)
         env["JAVA_HOME"] = str(java.home)
         self._ensure_engine_dir()
-        self.h2_dir.mkdir(exist_ok=True, mode=0o700)
+        if self.jdbc_url is None:
+            self.h2_dir.mkdir(exist_ok=True, mode=0o700)
         with self.log_path.open("ab") as log:
             stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             log.write(
