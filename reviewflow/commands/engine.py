@@ -155,6 +155,8 @@ def _print_incident(incident: Incident) -> None:
     )
     message = incident.message.strip().replace("\n", "\n    ")
     out.print(f"  {escape(incident.type)}: {escape(message)}")
+    if incident.configuration:
+        out.print(f"  configuration: {escape(incident.configuration)}")
 
 
 @engine_app.command()

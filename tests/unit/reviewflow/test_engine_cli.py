@@ -158,6 +158,7 @@ def test_incidents_lists_what_the_rest_api_returns(
         result.output
     )
     assert "failedExternalTask: boom: broken on purpose" in result.output
+    assert "configuration: ext-1" in result.output
     assert "/external-task/<configuration>/retries" in result.output
 
 
