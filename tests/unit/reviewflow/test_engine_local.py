@@ -358,6 +358,17 @@ def test_up_status_reuse_down(make_engine: MakeEngine, fake_mvn: Path) -> None:
     assert len(fake_mvn.read_text().splitlines()) == 1
 
 
+def test_concurrent_ups_start_one_engine(make_engine: MakeEngine, fake_mvn: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engines = [make_engine(), make_engine()]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda e: e.up(), engines))
+    assert sorted(r.started for r in results) == [False, True]
+    assert results[0].status.pid == results[1].status.pid
+    assert len(fake_mvn.read_text().splitlines()) == 1
+
+
 def test_java_opts_come_from_the_env(
     make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
