@@ -19,13 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reviewflow.engine.errors import EngineError
+
 MIN_JAVA_MAJOR = 17
 DEFAULT_JVM_ROOTS: tuple[Path, ...] = (Path("/usr/lib/jvm"),)
 
 _VERSION_RE = re.compile(r'version "(?P<version>[^"]+)"')
 
 
-class JavaNotFoundError(RuntimeError):
+class JavaNotFoundError(EngineError):
     """No usable Java runtime; the message says what is missing and how to get it."""
 
 

@@ -52,6 +52,8 @@ from typing import Any
 
 import httpx
 
+from reviewflow.engine.errors import EngineError as EngineError
+from reviewflow.engine.errors import EngineStartError as EngineStartError
 from reviewflow.engine.java import JavaRuntime, find_java
 
 OPERATON_VERSION = "1.0.3"  # keep in step with engine/pom.xml (a unit test checks it)
@@ -86,19 +88,6 @@ ENV_DATABASE_TYPE = "OPERATON_BPM_DATABASE_TYPE"  # Spring's name for operaton.b
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _WILDCARD = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
-
-
-class EngineError(RuntimeError):
-    """The engine could not be built, configured, started or stopped."""
-
-
-class EngineStartError(EngineError):
-    """The engine did not become ready; carries the tail of its log."""
-
-    def __init__(self, message: str, log_tail: str) -> None:
-        super().__init__(f"{message}\n--- last lines of the engine log ---\n{log_tail}")
-        self.reason = message
-        self.log_tail = log_tail
 
 
 def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -148,7 +137,10 @@ def module_hash(module_dir: Path) -> str:
     """SHA-256 (first 16 hex digits) over ``pom.xml`` and ``src/``: paths and contents."""
     pom = module_dir / "pom.xml"
     if not pom.is_file():
-        raise EngineError(f"no engine module at {module_dir} (pom.xml missing)")
+        raise EngineError(
+            f"no engine module at {module_dir} (pom.xml missing): run reviewflow from a checkout "
+            f"of its repository, or set {ENV_JAR} to a built {JAR_NAME}"
+        )
     files = [pom]
     src = module_dir / "src"
     if src.is_dir():

