@@ -86,6 +86,10 @@ ENV_BIND = "REVIEWFLOW_ENGINE_BIND"
 ENV_H2_DIR = "REVIEWFLOW_ENGINE_STATE"
 ENV_DATABASE_TYPE = "OPERATON_BPM_DATABASE_TYPE"  # Spring's name for operaton.bpm.database.type
 
+# what an older reviewflow left in <state>/engine: a Zeebe broker's pid file (same JSON layout)
+LEGACY_BROKER_PID = "broker.pid"
+LEGACY_BROKER_MAIN_CLASS = "io.camunda.application.StandaloneBroker"
+
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _WILDCARD = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
 
@@ -630,10 +634,17 @@ class LocalEngine:
             self.pid_path.unlink(missing_ok=True)  # stale: that process is gone or not ours
 
         if port_open(self.connect_host, self.port):
+            legacy = self.legacy_broker()
+            hint = (
+                " A Zeebe broker started by an older reviewflow still runs from this state dir "
+                f"(pid {legacy.pid}): `reviewflow engine down` stops it."
+                if legacy is not None
+                else ""
+            )
             raise EngineError(
                 f"port {self.port} on {self.connect_host} is already in use, by a program not "
                 f"started from this state dir ({self.state_dir}): another engine, or something "
-                f"else. Stop it, or choose another port with {ENV_PORT}."
+                f"else. Stop it, or choose another port with {ENV_PORT}.{hint}"
             )
         java = self.java_finder()
         jar = self.build()
@@ -740,8 +751,41 @@ class LocalEngine:
         if pid_alive(pid):
             raise EngineError(f"the engine (pid {pid}) did not stop even after SIGKILL")
 
+    def legacy_broker(self) -> PidRecord | None:
+        """The Zeebe broker an older reviewflow started from this state dir, if it still runs
+        (same checks as for our engine: start time and command line)."""
+        try:
+            record = PidRecord.from_text((self.engine_dir / LEGACY_BROKER_PID).read_text())
+        except OSError:
+            return None
+        if record is None or not pid_alive(record.pid):
+            return None
+        if record.start_time is None or process_start_time(record.pid) != record.start_time:
+            return None
+        return record if LEGACY_BROKER_MAIN_CLASS in process_cmdline(record.pid) else None
+
+    def _stop_legacy_broker(self) -> str | None:
+        legacy_path = self.engine_dir / LEGACY_BROKER_PID
+        if not legacy_path.exists():
+            return None
+        legacy = self.legacy_broker()
+        if legacy is not None:
+            self._terminate(legacy.pid)
+        legacy_path.unlink(missing_ok=True)
+        if legacy is None:
+            return None
+        return f"stopped the Zeebe broker an older reviewflow had started (pid {legacy.pid})"
+
     def down(self) -> DownResult:
-        """Stop the engine this state dir started. Never signals any other process."""
+        """Stop the engine this state dir started (and a Zeebe broker an older reviewflow
+        started from it). Never signals any other process."""
+        legacy = self._stop_legacy_broker()
+        result = self._down()
+        if legacy is None:
+            return result
+        return DownResult(True, result.pid, f"{legacy}; {result.message}")
+
+    def _down(self) -> DownResult:
         record = self.read_pid_record()
         if record is None:
             if self.pid_path.exists():

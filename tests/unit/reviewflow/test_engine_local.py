@@ -529,3 +529,46 @@ def test_status_does_not_claim_a_foreign_process(
     assert status.pid == bystander.pid
     assert not status.process_alive
     assert not status.healthy
+
+
+def test_down_also_stops_a_zeebe_broker_an_older_reviewflow_started(tmp_path: Path) -> None:
+    broker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(120)",
+            "io.camunda.application.StandaloneBroker",
+        ],
+        start_new_session=True,
+    )
+    try:
+        engine = LocalEngine(tmp_path / "state", env={}, stop_timeout=5.0)
+        engine.engine_dir.mkdir(parents=True)
+        legacy = engine.engine_dir / "broker.pid"
+        legacy.write_text(
+            json.dumps({"pid": broker.pid, "start_time": process_start_time(broker.pid)})
+        )
+        assert engine.legacy_broker() is not None
+        result = engine.down()
+        assert result.stopped
+        assert f"older reviewflow had started (pid {broker.pid})" in result.message
+        assert broker.wait(timeout=10) is not None
+        assert not legacy.exists()
+    finally:
+        broker.kill()
+        broker.wait()
+
+
+def test_a_stale_legacy_pid_file_signals_nothing(
+    tmp_path: Path, bystander: subprocess.Popen[bytes]
+) -> None:
+    engine = LocalEngine(tmp_path / "state", env={})
+    engine.engine_dir.mkdir(parents=True)
+    (engine.engine_dir / "broker.pid").write_text(
+        json.dumps({"pid": bystander.pid, "start_time": process_start_time(bystander.pid)})
+    )
+    assert engine.legacy_broker() is None  # not a broker
+    assert engine.down().message == "no engine was started from this state dir"
+    time.sleep(0.2)
+    assert bystander.poll() is None
+    assert not (engine.engine_dir / "broker.pid").exists()
