@@ -575,7 +575,8 @@ class LocalEngine:
     def _ready(self) -> bool:
         """The REST API answers with the default process engine."""
         try:
-            response = httpx.get(self.readiness_url, timeout=2.0)
+            # a local probe: never through an HTTP(S)_PROXY from the environment
+            response = httpx.get(self.readiness_url, timeout=2.0, trust_env=False)
         except httpx.HTTPError:
             return False
         if response.status_code != 200:
