@@ -78,6 +78,17 @@ def _print_status(engine: LocalEngine, status: EngineStatus) -> None:
         out.print(f"password:  {escape(password)}  (stored in {escape(str(engine.password_path))})")
     out.print(f"database:  {escape(status.database)}")
     out.print(f"log:       {escape(str(status.log_path))}")
+    record = engine.read_pid_record()
+    if status.process_alive and record is not None:
+        try:
+            current = str(engine.jar_path())
+        except EngineError:
+            return
+        if record.jar != current:
+            out.print(
+                "[yellow]note:[/yellow] the engine runs an older build of engine/ "
+                "(`reviewflow engine down` then `up` runs the current one)"
+            )
 
 
 @engine_app.command()

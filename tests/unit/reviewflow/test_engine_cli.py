@@ -81,6 +81,18 @@ def test_build_up_status_logs_down(cli_env: LocalEngine, port: int, fake_mvn: Pa
     assert "not healthy" in after.output
 
 
+def test_status_notes_a_running_engine_built_from_older_sources(
+    cli_env: LocalEngine, module: Path
+) -> None:
+    assert runner.invoke(app, ["engine", "up"]).exit_code == 0
+    fresh = runner.invoke(app, ["engine", "status"])
+    assert "older build" not in fresh.output
+    (module / "pom.xml").write_text("<project>v2</project>\n")
+    changed = runner.invoke(app, ["engine", "status"])
+    assert changed.exit_code == 0
+    assert "the engine runs an older build of engine/" in changed.output
+
+
 def test_status_when_nothing_ever_ran(cli_env: LocalEngine) -> None:
     result = runner.invoke(app, ["engine", "status"])
     assert result.exit_code == 1
