@@ -65,6 +65,7 @@ DEFAULT_JAVA_OPTS = "-Xms256m -Xmx1g"
 DEFAULT_START_TIMEOUT = 180.0
 DEFAULT_STOP_TIMEOUT = 30.0
 DEFAULT_BUILD_TIMEOUT = 900.0
+KEEP_BUILDS = 5  # jars (74 MB each) kept in the cache: the newest ones, by build time
 
 # the engine module of this checkout (an editable install: the repository root)
 DEFAULT_MODULE_DIR = Path(__file__).resolve().parents[2] / "engine"
@@ -551,6 +552,19 @@ class LocalEngine:
             partial = jar.with_name(jar.name + ".part")
             shutil.move(str(built), partial)
             partial.replace(jar)
+        self._prune_builds(keep=jar.parent)
+
+    def _prune_builds(self, keep: Path) -> None:
+        """Delete all but the newest ``KEEP_BUILDS`` builds (never ``keep``, the one just
+        made). A running engine keeps its open jar even if it is deleted."""
+        builds = sorted(
+            (d for d in keep.parent.iterdir() if d.is_dir() and (d / JAR_NAME).is_file()),
+            key=lambda d: (d / JAR_NAME).stat().st_mtime,
+            reverse=True,
+        )
+        for old in builds[KEEP_BUILDS:]:
+            if old != keep:
+                shutil.rmtree(old, ignore_errors=True)
 
     # pid file
 

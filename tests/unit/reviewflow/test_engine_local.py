@@ -257,6 +257,32 @@ def test_build_runs_maven_once_per_module_version(
     assert len(fake_mvn.read_text().splitlines()) == 3
 
 
+def test_only_the_newest_builds_are_kept(
+    tmp_path: Path,
+    module: Path,
+    fake_mvn: Path,
+    fake_java: JavaRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reviewflow.engine import local as local_module
+
+    monkeypatch.setattr(local_module, "KEEP_BUILDS", 2)
+    engine = LocalEngine(
+        tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        module_dir=module,
+        env=os.environ,
+        java_finder=lambda: fake_java,
+    )
+    jars = []
+    for version in range(3):
+        (module / "pom.xml").write_text(f"<project>v{version}</project>\n")
+        jars.append(engine.build())
+        os.utime(jars[-1], (1000 + version, 1000 + version))  # distinct build times
+    assert [jar.is_file() for jar in jars] == [False, True, True]
+    assert (tmp_path / "cache" / "engine" / ".build.lock").is_file()  # not a build: kept
+
+
 def test_a_failed_build_says_why_and_leaves_no_jar(
     tmp_path: Path,
     module: Path,
