@@ -17,6 +17,7 @@ from reviewflow.engine.java import JavaNotFoundError
 from reviewflow.engine.local import (
     ENV_ADMIN_PASSWORD,
     ENV_HOST,
+    ENV_REST_AUTH,
     OPERATON_VERSION,
     EngineError,
     EngineStatus,
@@ -56,11 +57,16 @@ def _print_status(engine: LocalEngine, status: EngineStatus) -> None:
     pid = str(status.pid) if status.pid is not None else "-"
     out.print(f"process:   {_mark(status.process_alive)} (pid {pid})")
     out.print(f"REST API:  {_mark(status.rest_ready)} {status.rest_url}")
-    if status.exposed:
+    if status.rest_auth:
+        out.print(
+            f"           (HTTP Basic authentication with engine users, e.g. "
+            f"{escape(status.admin_user)}; bound to {escape(status.bind_host)})"
+        )
+    elif status.exposed:
         out.print(
             f"           [yellow]warning:[/yellow] bound to {escape(status.bind_host)} "
-            f"({ENV_HOST}): the REST API has no authentication; anyone who reaches this "
-            "port can deploy and run processes"
+            f"({ENV_HOST}) without authentication ({ENV_REST_AUTH}=false): anyone who "
+            "reaches this port can deploy and run processes"
         )
     else:
         out.print(
@@ -174,8 +180,10 @@ def _print_incident(incident: Incident) -> None:
 def incidents() -> None:
     """List the engine's open incidents (tasks out of retries, failed jobs...)."""
     engine = _engine()
+    password = engine.known_admin_password() if engine.rest_auth else None
+    auth = (engine.admin_user, password) if password is not None else None
     try:
-        found = list_incidents(engine.rest_url)
+        found = list_incidents(engine.rest_url, auth=auth)
     except (httpx.HTTPError, ValueError) as exc:
         raise _fail(
             f"the engine's REST API at {engine.rest_url} did not answer ({exc}); "

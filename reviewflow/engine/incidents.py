@@ -51,13 +51,17 @@ def parse_incident(data: dict[str, Any]) -> Incident:
     )
 
 
-def list_incidents(rest_url: str, timeout: float = 10.0) -> list[Incident]:
-    """The open incidents of the engine at ``rest_url`` (…/engine-rest), oldest first.
+def list_incidents(
+    rest_url: str, timeout: float = 10.0, auth: tuple[str, str] | None = None
+) -> list[Incident]:
+    """The open incidents of the engine at ``rest_url`` (…/engine-rest), oldest first;
+    ``auth`` (user, password) when the REST API requires HTTP Basic authentication.
     Raises ``httpx.HTTPError`` when the engine does not answer or refuses."""
     response = httpx.get(
         f"{rest_url.rstrip('/')}/incident",
         params={"sortBy": "incidentTimestamp", "sortOrder": "asc"},
         timeout=timeout,
+        auth=auth,
     )
     response.raise_for_status()
     data = response.json()

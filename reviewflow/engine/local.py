@@ -16,8 +16,10 @@ Layout:
 
 Everything reaches the engine through its environment (read by the module's
 ``application.yaml``), never its command line: ``ps`` shows command lines to every user. The
-REST API (``/engine-rest``) has no authentication, so the engine binds to 127.0.0.1 unless
-``$REVIEWFLOW_ENGINE_HOST`` says otherwise; the web apps (Cockpit) need the admin login.
+REST API (``/engine-rest``) has no authentication unless ``$REVIEWFLOW_ENGINE_REST_AUTH`` is
+true (HTTP Basic with engine users), so the engine binds to 127.0.0.1 unless
+``$REVIEWFLOW_ENGINE_HOST`` says otherwise, and binding elsewhere turns REST authentication on
+by default. The web apps (Cockpit) always need the admin login.
 
 The admin user is created by the engine on its first start against an empty database, with the
 password of that moment: changing the password file (or ``$REVIEWFLOW_ENGINE_ADMIN_PASSWORD``)
@@ -79,6 +81,7 @@ ENV_JAVA_OPTS = "REVIEWFLOW_ENGINE_JAVA_OPTS"
 ENV_JAR = "REVIEWFLOW_ENGINE_JAR"
 ENV_ADMIN_USER = "REVIEWFLOW_ENGINE_ADMIN_USER"
 ENV_ADMIN_PASSWORD = "REVIEWFLOW_ENGINE_ADMIN_PASSWORD"  # noqa: S105 (a variable name)
+ENV_REST_AUTH = "REVIEWFLOW_ENGINE_REST_AUTH"
 ENV_JDBC_URL = "REVIEWFLOW_ENGINE_JDBC_URL"
 ENV_DB_USER = "REVIEWFLOW_ENGINE_DB_USER"
 ENV_DB_PASSWORD = "REVIEWFLOW_ENGINE_DB_PASSWORD"  # noqa: S105 (a variable name)
@@ -124,6 +127,23 @@ def port_from_env(env: Mapping[str, str]) -> int:
     return port
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def rest_auth_from_env(env: Mapping[str, str], host: str) -> bool:
+    """``$REVIEWFLOW_ENGINE_REST_AUTH`` (true/false); unset: on exactly when ``host`` is not a
+    loopback address, because without it anyone who reaches the port runs the engine."""
+    raw = env.get(ENV_REST_AUTH, "").strip().lower()
+    if not raw:
+        return not is_loopback(host)
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise EngineError(f"{ENV_REST_AUTH}={raw!r}: use true or false")
+
+
 def is_loopback(host: str) -> bool:
     return host in _LOOPBACK or host.startswith("127.")
 
@@ -167,13 +187,14 @@ class EngineStatus:
     process_alive: bool  # the pid file's process runs and is the engine we started
     rest_ready: bool  # GET <rest_url>/engine answers 200 with the default engine
     bind_host: str
+    rest_auth: bool  # HTTP Basic on the REST API (engine users, e.g. the admin)
     admin_user: str
     log_path: Path
 
     @property
     def exposed(self) -> bool:
-        """The REST API (no authentication) listens beyond the loopback interface."""
-        return not is_loopback(self.bind_host)
+        """The REST API listens beyond the loopback interface without authentication."""
+        return not self.rest_auth and not is_loopback(self.bind_host)
 
 
 @dataclass(frozen=True)
@@ -354,6 +375,7 @@ class LocalEngine:
         self.module_dir = (module_dir or DEFAULT_MODULE_DIR).expanduser().resolve()
         self.port = port if port is not None else port_from_env(self.env)
         self.host = host or self.env.get(ENV_HOST, "").strip() or DEFAULT_HOST
+        self.rest_auth = rest_auth_from_env(self.env, self.host)
         self.java_finder: Callable[[], JavaRuntime] = java_finder or (
             lambda: find_java(env=self.env)
         )
@@ -617,6 +639,7 @@ class LocalEngine:
             process_alive=alive,
             rest_ready=ready,
             bind_host=self.host,
+            rest_auth=self.rest_auth,
             admin_user=self.admin_user,
             log_path=self.log_path,
         )
@@ -692,6 +715,7 @@ class LocalEngine:
         env[ENV_H2_DIR] = str(self.h2_dir)
         env[ENV_ADMIN_USER] = self.admin_user
         env[ENV_ADMIN_PASSWORD] = password
+        env[ENV_REST_AUTH] = "true" if self.rest_auth else "false"
         url = self.jdbc_url
         if url is not None and url.startswith("jdbc:postgresql:"):
             env.setdefault(ENV_DATABASE_TYPE, "postgres")

@@ -29,6 +29,7 @@ def test_binds_all_interfaces_inside_the_container_on_8080() -> None:
     env = " ".join(line for line in lines if line.startswith("ENV "))
     assert "REVIEWFLOW_ENGINE_BIND=0.0.0.0" in env
     assert "REVIEWFLOW_ENGINE_PORT=8080" in env
+    assert "REVIEWFLOW_ENGINE_REST_AUTH=true" in env  # reachable beyond loopback: not open
     assert "EXPOSE 8080" in lines
     assert any(line.startswith("USER engine") for line in lines)
 

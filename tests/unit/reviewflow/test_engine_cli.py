@@ -101,13 +101,15 @@ def test_status_when_nothing_ever_ran(cli_env: LocalEngine) -> None:
     assert not cli_env.password_path.exists()  # status never creates one
 
 
-def test_status_warns_when_bound_wider(
-    cli_env: LocalEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_status_when_bound_wider(cli_env: LocalEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVIEWFLOW_ENGINE_HOST", "0.0.0.0")  # noqa: S104 (only a setting)
+    protected = runner.invoke(app, ["engine", "status"])
+    assert "(HTTP Basic authentication with engine users, e.g. admin" in protected.output
+    assert "warning" not in protected.output
+    monkeypatch.setenv("REVIEWFLOW_ENGINE_REST_AUTH", "false")
     result = runner.invoke(app, ["engine", "status"])
     assert "warning: bound to 0.0.0.0" in result.output
-    assert "has no authentication" in result.output
+    assert "without authentication (REVIEWFLOW_ENGINE_REST_AUTH=false)" in result.output
 
 
 def test_status_names_the_database_without_its_password(
@@ -157,9 +159,11 @@ def test_incidents_lists_what_the_rest_api_returns(
         }
     ]
     seen: list[str] = []
+    auths: list[object] = []
 
     def fake_get(url: str, **kwargs: object) -> httpx.Response:
         seen.append(url)
+        auths.append(kwargs.get("auth"))
         return httpx.Response(200, json=answer, request=httpx.Request("GET", url))
 
     monkeypatch.setattr(httpx, "get", fake_get)
@@ -172,6 +176,12 @@ def test_incidents_lists_what_the_rest_api_returns(
     assert "failedExternalTask: boom: broken on purpose" in result.output
     assert "configuration: ext-1" in result.output
     assert "/external-task/<configuration>/retries" in result.output
+    assert auths == [None]  # loopback: no REST authentication
+
+    monkeypatch.setenv("REVIEWFLOW_ENGINE_REST_AUTH", "true")
+    monkeypatch.setenv("REVIEWFLOW_ENGINE_ADMIN_PASSWORD", "pw")
+    assert runner.invoke(app, ["engine", "incidents"]).exit_code == 0
+    assert auths[-1] == ("admin", "pw")
 
 
 def test_incidents_without_an_engine(cli_env: LocalEngine) -> None:

@@ -77,7 +77,23 @@ def test_host_and_port_from_env(tmp_path: Path) -> None:
     assert engine.host == ANY_ADDRESS
     # clients on this machine still go through loopback
     assert engine.rest_url == "http://127.0.0.1:8093/engine-rest"
-    assert engine.engine_environment("pw")["REVIEWFLOW_ENGINE_BIND"] == ANY_ADDRESS
+    child = engine.engine_environment("pw")
+    assert child["REVIEWFLOW_ENGINE_BIND"] == ANY_ADDRESS
+    assert child["REVIEWFLOW_ENGINE_REST_AUTH"] == "true"
+
+
+def test_rest_auth_is_on_exactly_when_bound_beyond_loopback_unless_set(tmp_path: Path) -> None:
+    assert not LocalEngine(tmp_path, env={}).rest_auth
+    assert LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_HOST": ANY_ADDRESS}).rest_auth
+    assert LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_HOST": "10.1.2.3"}).rest_auth
+    assert LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_REST_AUTH": "true"}).rest_auth
+    loose = LocalEngine(
+        tmp_path, env={"REVIEWFLOW_ENGINE_HOST": ANY_ADDRESS, "REVIEWFLOW_ENGINE_REST_AUTH": "no"}
+    )
+    assert not loose.rest_auth
+    assert loose.engine_environment("pw")["REVIEWFLOW_ENGINE_REST_AUTH"] == "false"
+    with pytest.raises(EngineError, match="REVIEWFLOW_ENGINE_REST_AUTH='maybe'"):
+        LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_REST_AUTH": "maybe"})
 
 
 def test_engine_environment(tmp_path: Path) -> None:
@@ -89,6 +105,7 @@ def test_engine_environment(tmp_path: Path) -> None:
     assert env["REVIEWFLOW_ENGINE_ADMIN_USER"] == "admin"
     assert env["REVIEWFLOW_ENGINE_ADMIN_PASSWORD"] == "s3cret"
     assert env["PATH"] == "/usr/bin"
+    assert env["REVIEWFLOW_ENGINE_REST_AUTH"] == "false"
     assert "OPERATON_BPM_DATABASE_TYPE" not in env  # H2: detected by the engine
 
 
