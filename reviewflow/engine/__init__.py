@@ -1,10 +1,11 @@
-"""The Zeebe engine the pipeline runs on: a local broker, an external cluster, or Docker.
+"""The engine the pipeline runs on, behind one port.
 
-- :mod:`reviewflow.engine.versions`: the pinned versions (the one place they live).
-- :mod:`reviewflow.engine.java`: finding a Java 21+ runtime for the local broker.
-- :mod:`reviewflow.engine.endpoints`: the addresses and readiness probe both engines share.
-- :mod:`reviewflow.engine.local`: fetching, configuring, starting and stopping a local broker.
-- :mod:`reviewflow.engine.cluster`: connecting to an external cluster (plain, TLS or OAuth).
-- :mod:`reviewflow.engine.docker`: the official Camunda image, for users with Docker.
-- :mod:`reviewflow.engine.messages`: idempotent message publication.
+- :mod:`reviewflow.engine.port`: the engine port (what reviewflow asks of any engine).
+- :mod:`reviewflow.engine.operaton`: the default adapter, Operaton's REST API over httpx.
+- :mod:`reviewflow.engine.zeebe`: the optional adapter for a Camunda 8 cluster a user runs
+  under their own licence (``ZEEBE_ADDRESS``; settings in :mod:`reviewflow.engine.cluster`).
+- :mod:`reviewflow.engine.connect`: which engine to use, from the environment.
+- :mod:`reviewflow.engine.local`: building, starting and stopping the local Operaton engine
+  (from the repository's ``engine/`` module); :mod:`reviewflow.engine.java` finds Java 17+;
+  :mod:`reviewflow.engine.errors` holds ``EngineError``.
 """

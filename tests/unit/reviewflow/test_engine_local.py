@@ -1,71 +1,43 @@
-"""LocalEngine without Java or Zeebe: config, fetch, lifecycle on a fake broker, pid safety."""
+"""LocalEngine without Java, Maven or Operaton: settings, the build hash, the admin password,
+the lifecycle on a fake engine process, and pid safety."""
 
-import hashlib
-import io
 import json
 import os
+import re
 import socket
+import stat
 import subprocess
 import sys
-import tarfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from typer.testing import CliRunner
 
-from reviewflow.cli import app
-from reviewflow.engine import local as local_module
+from reviewflow.engine.java import JavaRuntime
 from reviewflow.engine.local import (
-    INCIDENT_EXPORTER_CLASS,
-    INCIDENT_EXPORTER_ID,
-    PORT_ENV,
+    DEFAULT_MODULE_DIR,
+    JAR_NAME,
+    OPERATON_VERSION,
     EngineError,
-    EnginePorts,
     EngineStartError,
     LocalEngine,
     PidRecord,
     default_cache_dir,
     default_state_dir,
-    open_incidents,
-    parse_incident_record,
+    module_hash,
     pid_alive,
+    port_from_env,
+    process_cmdline,
     process_start_time,
-    read_incidents,
+    redact_jdbc_url,
     tail_file,
 )
-from reviewflow.engine.versions import (
-    ZEEBE_COORDINATES,
-    ZEEBE_DIST_DIR_NAME,
-    ZEEBE_TARBALL_NAME,
-    ZEEBE_TARBALL_SHA1,
-)
 
-# --- settings and paths ----------------------------------------------------------------------
+MakeEngine = Callable[..., LocalEngine]
+ANY_ADDRESS = "0.0.0.0"  # noqa: S104 (a setting under test, nothing binds here)
 
-
-def test_ports_default_and_env_overrides() -> None:
-    assert EnginePorts.from_env({}) == EnginePorts(26500, 8080, 9600, 26501, 26502)
-    ports = EnginePorts.from_env(
-        {"REVIEWFLOW_ENGINE_GRPC_PORT": "36500", "REVIEWFLOW_ENGINE_MANAGEMENT_PORT": " 39600 "}
-    )
-    assert (ports.grpc, ports.rest, ports.management) == (36500, 8080, 39600)
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"REVIEWFLOW_ENGINE_REST_PORT": "http"}, "REVIEWFLOW_ENGINE_REST_PORT='http'"),
-        ({"REVIEWFLOW_ENGINE_GRPC_PORT": "70000"}, "REVIEWFLOW_ENGINE_GRPC_PORT=70000"),
-        ({"REVIEWFLOW_ENGINE_REST_PORT": "9600"}, "distinct"),
-    ],
-)
-def test_bad_ports_are_rejected_naming_the_variable(env: dict[str, str], message: str) -> None:
-    with pytest.raises(EngineError, match=message):
-        EnginePorts.from_env(env)
+# --- settings, addresses, paths --------------------------------------------------------------
 
 
 def test_default_dirs(tmp_path: Path) -> None:
@@ -76,241 +48,102 @@ def test_default_dirs(tmp_path: Path) -> None:
     assert default_cache_dir({}) == Path.home() / ".cache" / "reviewflow"
 
 
-def test_state_dir_comes_from_env(tmp_path: Path) -> None:
+def test_port_from_env() -> None:
+    assert port_from_env({}) == 8080
+    assert port_from_env({"REVIEWFLOW_ENGINE_PORT": " 8093 "}) == 8093
+    with pytest.raises(EngineError, match="REVIEWFLOW_ENGINE_PORT='http'"):
+        port_from_env({"REVIEWFLOW_ENGINE_PORT": "http"})
+    with pytest.raises(EngineError, match="REVIEWFLOW_ENGINE_PORT=70000"):
+        port_from_env({"REVIEWFLOW_ENGINE_PORT": "70000"})
+
+
+def test_addresses_and_paths_default_to_loopback(tmp_path: Path) -> None:
     engine = LocalEngine(env={"REVIEWFLOW_STATE_DIR": str(tmp_path / "s")})
-    assert engine.pid_path == tmp_path / "s" / "engine" / "broker.pid"
+    assert engine.host == "127.0.0.1" and engine.port == 8080
+    assert engine.base_url == "http://127.0.0.1:8080"
+    assert engine.rest_url == "http://127.0.0.1:8080/engine-rest"
+    assert engine.cockpit_url == "http://127.0.0.1:8080/operaton/app/cockpit/default/"
+    assert engine.admin_user == "admin"
+    assert engine.engine_dir == tmp_path / "s" / "engine"
+    assert engine.pid_path == tmp_path / "s" / "engine" / "engine.pid"
+    assert engine.log_path == tmp_path / "s" / "engine" / "engine.log"
+    assert engine.password_path == tmp_path / "s" / "engine" / "admin-password"
+    assert engine.database() == f"H2 (file {tmp_path / 's' / 'engine' / 'h2' / 'operaton-h2'})"
 
 
-def test_write_config(tmp_path: Path) -> None:
-    ports = EnginePorts(grpc=1111, rest=2222, management=3333, command=4444, internal=5555)
-    engine = LocalEngine(tmp_path / "relative" / ".." / "state", ports=ports, env={})
-    path = engine.write_config()
-
-    assert path == tmp_path / "state" / "engine" / "application.yaml"
-    config = yaml.safe_load(path.read_text())
-    broker = config["zeebe"]["broker"]
-    assert broker["data"]["directory"] == str(tmp_path / "state" / "engine" / "data")
-    assert Path(broker["data"]["directory"]).is_absolute()
-    assert Path(broker["data"]["directory"]).is_dir()
-    assert broker["gateway"]["network"] == {"host": "127.0.0.1", "port": 1111}
-    assert broker["gateway"]["security"]["authentication"]["mode"] == "none"
-    assert broker["network"]["host"] == "127.0.0.1"
-    assert broker["network"]["commandApi"]["port"] == 4444
-    assert broker["network"]["internalApi"]["port"] == 5555
-    assert broker["cluster"]["clusterSize"] == 1
-    assert config["server"] == {"address": "127.0.0.1", "port": 2222}
-    assert config["management"]["server"] == {"address": "127.0.0.1", "port": 3333}
-    assert engine.grpc_address == "127.0.0.1:1111"
-    assert engine.rest_url == "http://127.0.0.1:2222"
-    assert engine.readiness_url == "http://127.0.0.1:3333/actuator/health/readiness"
+def test_host_and_port_from_env(tmp_path: Path) -> None:
+    env = {"REVIEWFLOW_ENGINE_HOST": ANY_ADDRESS, "REVIEWFLOW_ENGINE_PORT": "8093"}
+    engine = LocalEngine(tmp_path, env=env)
+    assert engine.host == ANY_ADDRESS
+    # clients on this machine still go through loopback
+    assert engine.rest_url == "http://127.0.0.1:8093/engine-rest"
+    child = engine.engine_environment("pw")
+    assert child["REVIEWFLOW_ENGINE_BIND"] == ANY_ADDRESS
+    assert child["REVIEWFLOW_ENGINE_REST_AUTH"] == "true"
 
 
-def test_config_runs_the_incident_exporter_with_our_log4j_override(tmp_path: Path) -> None:
-    engine = LocalEngine(tmp_path / "state", cache_dir=tmp_path / "cache", env={})
-    config = yaml.safe_load(engine.write_config().read_text())
+def test_rest_auth_is_on_exactly_when_bound_beyond_loopback_unless_set(tmp_path: Path) -> None:
+    assert not LocalEngine(tmp_path, env={}).rest_auth
+    assert LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_HOST": ANY_ADDRESS}).rest_auth
+    assert LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_HOST": "10.1.2.3"}).rest_auth
+    assert LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_REST_AUTH": "true"}).rest_auth
+    loose = LocalEngine(
+        tmp_path, env={"REVIEWFLOW_ENGINE_HOST": ANY_ADDRESS, "REVIEWFLOW_ENGINE_REST_AUTH": "no"}
+    )
+    assert not loose.rest_auth
+    assert loose.engine_environment("pw")["REVIEWFLOW_ENGINE_REST_AUTH"] == "false"
+    with pytest.raises(EngineError, match="REVIEWFLOW_ENGINE_REST_AUTH='maybe'"):
+        LocalEngine(tmp_path, env={"REVIEWFLOW_ENGINE_REST_AUTH": "maybe"})
 
-    exporters = config["zeebe"]["broker"]["exporters"]
-    assert exporters == {
-        "reviewflowincidents": {
-            "className": "io.camunda.zeebe.broker.exporter.debug.DebugLogExporter",
-            "args": {"logLevel": "info", "prettyPrint": False},
-        }
+
+def test_engine_environment(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path, port=8093, env={"PATH": "/usr/bin"})
+    env = engine.engine_environment("s3cret")
+    assert env["REVIEWFLOW_ENGINE_BIND"] == "127.0.0.1"
+    assert env["REVIEWFLOW_ENGINE_PORT"] == "8093"
+    assert env["REVIEWFLOW_ENGINE_STATE"] == str(tmp_path / "engine" / "h2")
+    assert env["REVIEWFLOW_ENGINE_ADMIN_USER"] == "admin"
+    assert env["REVIEWFLOW_ENGINE_ADMIN_PASSWORD"] == "s3cret"
+    assert env["PATH"] == "/usr/bin"
+    assert env["REVIEWFLOW_ENGINE_REST_AUTH"] == "false"
+    assert "OPERATON_BPM_DATABASE_TYPE" not in env  # H2: detected by the engine
+
+
+def test_postgresql_is_passed_through_and_described_without_passwords(tmp_path: Path) -> None:
+    env = {
+        "REVIEWFLOW_ENGINE_JDBC_URL": "jdbc:postgresql://db:5432/operaton?password=hunter2&ssl=1",
+        "REVIEWFLOW_ENGINE_DB_USER": "operaton",
+        "REVIEWFLOW_ENGINE_DB_PASSWORD": "hunter2",
     }
-    assert (INCIDENT_EXPORTER_ID, INCIDENT_EXPORTER_CLASS) == (
-        "reviewflowincidents",
-        "io.camunda.zeebe.broker.exporter.debug.DebugLogExporter",
+    engine = LocalEngine(tmp_path, env=env)
+    described = engine.database()
+    assert described == (
+        "PostgreSQL jdbc:postgresql://db:5432/operaton?password=***&ssl=1 (user operaton)"
     )
-    # both are needed: an override without an explicit base config loses the broker's log
-    logging = config["logging"]
-    dist_config = tmp_path / "cache" / "dist" / ZEEBE_DIST_DIR_NAME / "config" / "log4j2.xml"
-    assert logging["config"] == f"file:{dist_config}"
-    assert logging["log4j2"]["config"]["override"] == f"file:{engine.log4j_override_path}"
-    assert engine.log4j_override_path == tmp_path / "state" / "engine" / "log4j2-records.xml"
-    assert engine.log4j_override_path.is_file()
-    # the REST search (no secondary storage in 8.6) stays off
-    assert config["camunda"]["rest"]["query"]["enabled"] is False
-
-
-def test_log4j_override_routes_only_incident_records_to_the_file(tmp_path: Path) -> None:
-    # a state dir whose path needs XML quoting
-    engine = LocalEngine(tmp_path / 'st"ate & <x>', env={})
-    engine.write_config()
-    root = ET.fromstring(engine.log4j_override_path.read_text())  # noqa: S314 - our own file
-
-    (appender,) = root.findall("./Appenders/File")
-    assert appender.get("fileName") == str(engine.incidents_path)
-    assert appender.get("append") == "true"
-    (layout,) = appender.findall("PatternLayout")
-    assert layout.get("pattern") == "%msg%n"  # the bare JSON record, one a line
-    (logger,) = root.findall("./Loggers/Logger")
-    # the logger the broker gives an exporter: io.camunda.zeebe.broker.Loggers#getExporterLogger
-    assert logger.get("name") == "io.camunda.zeebe.broker.exporter.reviewflowincidents"
-    assert logger.get("additivity") == "false"  # not also into the broker's own log
-    (matcher,) = logger.findall("StringMatchFilter")
-    assert matcher.get("onMatch") == "ACCEPT" and matcher.get("onMismatch") == "DENY"
-    text = matcher.get("text")
-    assert text == '"valueType":"INCIDENT"'
-    # what the filter sees: the exporter's compact JSON (prettyPrint false)
-    assert text in INCIDENT_CREATED and text in INCIDENT_RESOLVED
-    assert text not in JOB_FAILED
-    assert [r.get("ref") for r in logger.findall("AppenderRef")] == [appender.get("name")]
-    assert root.findall("./Loggers/Root") == []  # composed onto the distribution's Root
-
-
-# --- incident records ------------------------------------------------------------------------
-
-# lines written by the Zeebe 8.6.0 broker's DebugLogExporter through the override above
-INCIDENT_CREATED = (
-    '{"partitionId":1,"value":{"jobKey":2251799813685257,"variableScopeKey":2251799813685256,'
-    '"elementInstancePath":[[2251799813685251,2251799813685256]],"processDefinitionPath":'
-    '[2251799813685250],"callingElementPath":[],"errorType":"JOB_NO_RETRIES","tenantId":'
-    '"<default>","elementInstanceKey":2251799813685256,"bpmnProcessId":"rf-inc-mini",'
-    '"processInstanceKey":2251799813685251,"errorMessage":"boom: broken on purpose",'
-    '"processDefinitionKey":2251799813685250,"elementId":"task"},"key":2251799813685259,'
-    '"position":25,"timestamp":1795692015514,"recordVersion":1,"sourceRecordPosition":23,'
-    '"valueType":"INCIDENT","brokerVersion":"8.6.0","authorizations":{"authorized_tenants":'
-    '["<default>"]},"intent":"CREATED","rejectionType":"NULL_VAL","rejectionReason":"",'
-    '"recordType":"EVENT","operationReference":-1}'
-)
-INCIDENT_RESOLVE_COMMAND = (
-    '{"partitionId":1,"value":{"jobKey":-1,"variableScopeKey":-1,"elementInstancePath":[],'
-    '"processDefinitionPath":[],"callingElementPath":[],"errorType":"UNKNOWN","tenantId":'
-    '"<default>","elementInstanceKey":-1,"bpmnProcessId":"","processInstanceKey":-1,'
-    '"errorMessage":"","processDefinitionKey":-1,"elementId":""},"key":2251799813685259,'
-    '"position":28,"timestamp":1795692021512,"recordVersion":1,"sourceRecordPosition":-1,'
-    '"valueType":"INCIDENT","brokerVersion":"8.6.0","authorizations":{"authorized_tenants":'
-    '["<default>"]},"intent":"RESOLVE","rejectionType":"NULL_VAL","rejectionReason":"",'
-    '"recordType":"COMMAND","operationReference":-1}'
-)
-INCIDENT_RESOLVED = INCIDENT_CREATED.replace('"position":25', '"position":29').replace(
-    '"intent":"CREATED"', '"intent":"RESOLVED"'
-)
-JOB_FAILED = (
-    '{"partitionId":1,"value":{"type":"rf-inc-fail","errorMessage":"boom","retries":0},'
-    '"key":2251799813685257,"position":23,"timestamp":1795692015500,"valueType":"JOB",'
-    '"intent":"FAILED","recordType":"EVENT"}'
-)
-
-
-def test_parse_incident_record_reads_the_fields() -> None:
-    record = parse_incident_record(INCIDENT_CREATED)
-    assert record is not None
-    assert record.incident_key == 2251799813685259
-    assert record.intent == "CREATED"
-    assert record.process_instance_key == 2251799813685251
-    assert record.bpmn_process_id == "rf-inc-mini"
-    assert record.element_id == "task"
-    assert record.element_instance_key == 2251799813685256
-    assert record.job_key == 2251799813685257
-    assert record.error_type == "JOB_NO_RETRIES"
-    assert record.error_message == "boom: broken on purpose"
-    assert (record.partition_id, record.position) == (1, 25)
-    assert record.timestamp.isoformat() == "2026-11-26T11:20:15.514000+00:00"
-    resolved = parse_incident_record(INCIDENT_RESOLVED)
-    assert resolved is not None and resolved.intent == "RESOLVED"
-
-
-def test_an_incident_without_a_job_has_no_job_key() -> None:
-    line = INCIDENT_CREATED.replace('"jobKey":2251799813685257', '"jobKey":-1').replace(
-        "JOB_NO_RETRIES", "EXTRACT_VALUE_ERROR"
-    )
-    record = parse_incident_record(line)
-    assert record is not None and record.job_key is None
-    assert record.error_type == "EXTRACT_VALUE_ERROR"
+    assert "hunter2" not in described
+    child = engine.engine_environment("pw")
+    assert child["REVIEWFLOW_ENGINE_JDBC_URL"] == env["REVIEWFLOW_ENGINE_JDBC_URL"]
+    assert child["REVIEWFLOW_ENGINE_DB_PASSWORD"] == "hunter2"
+    assert child["OPERATON_BPM_DATABASE_TYPE"] == "postgres"
 
 
 @pytest.mark.parametrize(
-    "line",
+    ("url", "expected"),
     [
-        INCIDENT_RESOLVE_COMMAND,  # a command, not an event
-        INCIDENT_CREATED.replace('"recordType":"EVENT"', '"recordType":"COMMAND_REJECTION"'),
-        JOB_FAILED,
-        INCIDENT_CREATED[:120],  # the line the broker is still writing
-        "",
-        "Debug exporter opened",
-        "[1, 2]",
-        INCIDENT_CREATED.replace('"key":2251799813685259', '"key":"x"'),
-        INCIDENT_CREATED.replace('"intent":"CREATED"', '"intent":"MIGRATED"'),
+        ("jdbc:h2:file:/x/db", "jdbc:h2:file:/x/db"),
+        ("jdbc:postgresql://h/db?user=u&password=p", "jdbc:postgresql://h/db?user=u&password=***"),
+        ("jdbc:postgresql://u:p@h/db", "jdbc:postgresql://***@h/db"),
+        ("jdbc:x://h/db;PASSWORD=p;a=b", "jdbc:x://h/db;PASSWORD=***;a=b"),
     ],
 )
-def test_parse_incident_record_ignores_everything_else(line: str) -> None:
-    assert parse_incident_record(line) is None
+def test_redact_jdbc_url(url: str, expected: str) -> None:
+    assert redact_jdbc_url(url) == expected
 
 
-def test_read_incidents_dedupes_the_re_export_and_finds_the_open_ones(tmp_path: Path) -> None:
-    path = tmp_path / "incidents.jsonl"
-    assert read_incidents(path) == []  # no file yet: no incidents
-    second = INCIDENT_CREATED.replace('"position":25', '"position":40').replace(
-        '"key":2251799813685259', '"key":2251799813685300'
-    )
-    # a restart re-exports the log (here: twice the same records), then a torn last line
-    lines = [INCIDENT_CREATED, INCIDENT_RESOLVE_COMMAND, INCIDENT_RESOLVED, second]
-    path.write_text("\n".join(lines + lines) + "\n" + INCIDENT_CREATED[:50])
-
-    records = read_incidents(path)
-    assert [(r.incident_key, r.intent, r.position) for r in records] == [
-        (2251799813685259, "CREATED", 25),
-        (2251799813685259, "RESOLVED", 29),
-        (2251799813685300, "CREATED", 40),
-    ]
-    assert [r.incident_key for r in open_incidents(records)] == [2251799813685300]
-    assert open_incidents([]) == []
-
-
-def test_up_empties_the_incident_file_the_broker_rewrites(
-    make_engine: Callable[..., LocalEngine],
-) -> None:
-    engine = make_engine()
-    engine.engine_dir.mkdir(parents=True)
-    engine.incidents_path.write_text(INCIDENT_CREATED + "\n")
-    engine.up()
-    assert engine.incidents_path.read_text() == ""
-    assert engine.open_incidents() == []
-    engine.incidents_path.write_text(INCIDENT_CREATED + "\n")
-    engine.up()  # reused, not restarted: the file stays
-    assert [r.incident_key for r in engine.open_incidents()] == [2251799813685259]
-
-
-def test_engine_incidents_command(
-    tmp_path: Path, ports: EnginePorts, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    runner = CliRunner()
-    for name in ("ZEEBE_ADDRESS", "ZEEBE_CLIENT_ID", "ZEEBE_CLIENT_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("REVIEWFLOW_STATE_DIR", str(tmp_path / "state"))
-    for field, port in ports.as_dict().items():
-        monkeypatch.setenv(PORT_ENV[field], str(port))
-    engine = LocalEngine()
-
-    missing = runner.invoke(app, ["engine", "incidents"])
-    assert missing.exit_code == 1 and "reviewflow engine down" in missing.output
-
-    engine.engine_dir.mkdir(parents=True)
-    engine.incidents_path.write_text("")
-    none = runner.invoke(app, ["engine", "incidents"])
-    assert none.exit_code == 0 and "no open incidents" in none.output
-
-    second = INCIDENT_CREATED.replace('"position":25', '"position":40').replace(
-        '"key":2251799813685259', '"key":2251799813685300'
-    )
-    lines = [INCIDENT_CREATED, INCIDENT_RESOLVED, second]
-    engine.incidents_path.write_text("\n".join(lines) + "\n")
-    listed = runner.invoke(app, ["engine", "incidents"])
-    assert listed.exit_code == 0, listed.output
-    assert "the engine is not running" in listed.output  # records of its last run
-    assert "incident 2251799813685300" in listed.output
-    assert "2251799813685259" not in listed.output
-    assert "element task  job 2251799813685257" in listed.output
-    assert "JOB_NO_RETRIES: boom: broken on purpose" in listed.output
-    assert f"http://127.0.0.1:{ports.rest}/v2/incidents/<incident>/resolution" in listed.output
-
-    every = runner.invoke(app, ["engine", "incidents", "--all"])
-    assert "incident 2251799813685259 (resolved)" in every.output
-    assert "incident 2251799813685300 " in every.output
-
-    monkeypatch.setenv("ZEEBE_ADDRESS", "zeebe.example.com:26500")
-    external = runner.invoke(app, ["engine", "incidents"])
-    assert external.exit_code == 1 and "Operate" in external.output
+def test_the_pinned_operaton_version_is_the_modules() -> None:
+    pom = (DEFAULT_MODULE_DIR / "pom.xml").read_text()
+    assert f"<operaton.version>{OPERATON_VERSION}</operaton.version>" in pom
+    assert f"<finalName>{JAR_NAME.removesuffix('.jar')}</finalName>" in pom
 
 
 def test_tail_file(tmp_path: Path) -> None:
@@ -320,155 +153,307 @@ def test_tail_file(tmp_path: Path) -> None:
     assert tail_file(tmp_path / "missing", 3) == ""
 
 
-# --- fetch -----------------------------------------------------------------------------------
+# --- the admin password ----------------------------------------------------------------------
 
 
-def _fake_tarball() -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in (("bin/broker", "#!/bin/sh\necho broker\n"), ("lib/x.jar", "jar")):
-            data = text.encode()
-            info = tarfile.TarInfo(f"{ZEEBE_DIST_DIR_NAME}/{name}")
-            info.size = len(data)
-            info.mode = 0o755
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+def test_admin_password_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path / "state", env={})
+    assert engine.known_admin_password() is None
+    old_umask = os.umask(0o000)  # even with a permissive umask
+    try:
+        password = engine.admin_password()
+    finally:
+        os.umask(old_umask)
+    assert len(password) >= 20 and re.fullmatch(r"[A-Za-z0-9_-]+", password)
+    assert stat.S_IMODE(engine.password_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(engine.engine_dir.stat().st_mode) == 0o700
+    assert engine.password_path.read_text() == password + "\n"
+    assert engine.admin_password() == password  # stable
+    assert engine.known_admin_password() == password
+    other = LocalEngine(tmp_path / "other", env={})
+    assert other.admin_password() != password  # random per state dir
 
 
-@pytest.fixture
-def fake_mvn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_script: Callable[[Path, str], Path]
-) -> Iterator[Path]:
-    """`mvn` on PATH that 'downloads' a fake tarball and logs its arguments."""
-    tarball = tmp_path / "artifact.tar.gz"
-    tarball.write_bytes(_fake_tarball())
-    calls = tmp_path / "mvn-calls.log"
-    bin_dir = tmp_path / "bin"
-    write_script(
-        bin_dir / "mvn",
-        "#!/bin/sh\n"
-        f'echo "$@" >> "{calls}"\n'
-        'for a in "$@"; do case "$a" in -DoutputDirectory=*) out="${a#-DoutputDirectory=}";; '
-        "esac; done\n"
-        f'cp "{tarball}" "$out/{ZEEBE_TARBALL_NAME}"\n',
+def test_a_readable_password_file_is_tightened(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path / "state", env={})
+    engine.engine_dir.mkdir(parents=True)
+    engine.password_path.write_text("mine\n")
+    engine.password_path.chmod(0o644)
+    assert engine.admin_password() == "mine"
+    assert stat.S_IMODE(engine.password_path.stat().st_mode) == 0o600
+
+
+def test_an_empty_password_file_is_an_error(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path / "state", env={})
+    engine.engine_dir.mkdir(parents=True)
+    engine.password_path.write_text("\n")
+    with pytest.raises(EngineError, match="is empty"):
+        engine.admin_password()
+
+
+def test_no_new_password_for_an_existing_h2_database(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path / "state", env={})
+    engine.h2_dir.mkdir(parents=True)
+    (engine.h2_dir / "operaton-h2.mv.db").write_bytes(b"db")
+    with pytest.raises(EngineError, match="admin user of an earlier start"):
+        engine.admin_password()
+    assert not engine.password_path.exists()
+    with_override = LocalEngine(
+        tmp_path / "state", env={"REVIEWFLOW_ENGINE_ADMIN_PASSWORD": "the-old-one"}
     )
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(
-        local_module,
-        "ZEEBE_TARBALL_SHA1",
-        hashlib.sha1(tarball.read_bytes(), usedforsecurity=False).hexdigest(),
-    )
-    yield calls
+    assert with_override.admin_password() == "the-old-one"
 
 
-def test_fetch_downloads_once_checks_and_extracts(tmp_path: Path, fake_mvn: Path) -> None:
-    engine = LocalEngine(tmp_path / "state", cache_dir=tmp_path / "cache")
-
-    dist = engine.fetch()
-
-    assert dist == tmp_path / "cache" / "dist" / ZEEBE_DIST_DIR_NAME
-    assert (dist / "bin" / "broker").read_text().startswith("#!/bin/sh")
-    assert os.access(dist / "bin" / "broker", os.X_OK)
-    assert (tmp_path / "cache" / "downloads" / ZEEBE_TARBALL_NAME).is_file()
-    (call,) = fake_mvn.read_text().splitlines()
-    assert "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy" in call
-    assert f"-Dartifact={ZEEBE_COORDINATES}" in call
-    assert ZEEBE_COORDINATES == "io.camunda:camunda-zeebe:8.6.0:tar.gz"
-
-    assert engine.fetch() == dist
-    assert len(fake_mvn.read_text().splitlines()) == 1, "second fetch must not download again"
+def test_the_password_env_overrides_without_writing_a_file(tmp_path: Path) -> None:
+    engine = LocalEngine(tmp_path / "state", env={"REVIEWFLOW_ENGINE_ADMIN_PASSWORD": "pw"})
+    assert engine.admin_password() == "pw"
+    assert engine.known_admin_password() == "pw"
+    assert not engine.password_path.exists()
 
 
-def test_fetch_rejects_a_bad_checksum_and_deletes_the_file(tmp_path: Path) -> None:
-    engine = LocalEngine(tmp_path / "state", cache_dir=tmp_path / "cache")
-    engine.tarball_path.parent.mkdir(parents=True)
-    engine.tarball_path.write_bytes(b"not the real thing")
-
-    with pytest.raises(EngineError, match=f"checksum mismatch.*expected {ZEEBE_TARBALL_SHA1}"):
-        engine.fetch()
-    assert not engine.tarball_path.exists()
-    assert not engine.dist_dir.exists()
+# --- building the jar ------------------------------------------------------------------------
 
 
-def test_fetch_without_maven_says_what_to_do(tmp_path: Path) -> None:
-    engine = LocalEngine(
-        tmp_path / "state", cache_dir=tmp_path / "cache", env={"PATH": str(tmp_path)}
-    )
-    with pytest.raises(EngineError, match=r"Maven \('mvn'\) is needed") as info:
-        engine.fetch()
-    assert str(engine.tarball_path) in str(info.value)
+def test_module_hash_covers_pom_and_src(module: Path) -> None:
+    first = module_hash(module)
+    assert re.fullmatch(r"[0-9a-f]{16}", first)
+    assert module_hash(module) == first
+    (module / "target").mkdir()
+    (module / "target" / "junk").write_text("x")  # build output does not count
+    assert module_hash(module) == first
+    config = module / "src" / "main" / "resources" / "application.yaml"
+    config.write_text("server: {port: 1}\n")
+    second = module_hash(module)
+    assert second != first
+    (module / "src" / "main" / "resources" / "extra.txt").write_text("")
+    assert module_hash(module) not in (first, second)
+    (module / "src" / "main" / "resources" / "extra.txt").unlink()
+    assert module_hash(module) == second
+    (module / "pom.xml").write_text("<project>v2</project>\n")
+    assert module_hash(module) not in (first, second)
 
 
-def test_maven_failure_is_reported_with_its_output(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_script: Callable[[Path, str], Path]
+def test_module_hash_needs_a_pom(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match=r"pom\.xml missing"):
+        module_hash(tmp_path)
+
+
+def test_build_runs_maven_once_per_module_version(
+    tmp_path: Path, module: Path, fake_mvn: Path, fake_java: JavaRuntime
 ) -> None:
-    write_script(tmp_path / "bin" / "mvn", "#!/bin/sh\necho 'ERROR 404 Not Found' >&2\nexit 1\n")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    engine = LocalEngine(tmp_path / "state", cache_dir=tmp_path / "cache")
-    with pytest.raises(EngineError, match=r"(?s)with Maven failed \(exit 1\).*404 Not Found"):
-        engine.fetch()
+    engine = LocalEngine(
+        tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        module_dir=module,
+        env=os.environ,
+        java_finder=lambda: fake_java,
+    )
+    jar = engine.build()
+    assert jar == tmp_path / "cache" / "engine" / module_hash(module) / JAR_NAME
+    assert jar == engine.jar_path()
+    assert jar.read_text() == "<project>v1</project>"
+    calls = fake_mvn.read_text().splitlines()
+    assert len(calls) == 1
+    # built from a copy of the module, with the Java found (never in the module itself)
+    assert " package -DskipTests" in calls[0] and "-B" in calls[0]
+    assert f"JAVA_HOME={fake_java.home}" in calls[0]
+    assert str(module) not in calls[0]
+    assert not (module / "target").exists()
+    assert (jar.parent / "build.log").is_file()
+
+    assert engine.build() == jar  # cached
+    assert len(fake_mvn.read_text().splitlines()) == 1
+
+    (module / "pom.xml").write_text("<project>v2</project>\n")
+    rebuilt = engine.build()
+    assert rebuilt != jar and rebuilt.read_text() == "<project>v2</project>"
+    assert len(fake_mvn.read_text().splitlines()) == 2
+    assert jar.is_file()  # the older build stays (switching back is free)
+
+    engine.build(force=True)
+    assert len(fake_mvn.read_text().splitlines()) == 3
 
 
-# --- lifecycle on the fake broker ------------------------------------------------------------
+def test_only_the_newest_builds_are_kept(
+    tmp_path: Path,
+    module: Path,
+    fake_mvn: Path,
+    fake_java: JavaRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reviewflow.engine import local as local_module
+
+    monkeypatch.setattr(local_module, "KEEP_BUILDS", 2)
+    engine = LocalEngine(
+        tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        module_dir=module,
+        env=os.environ,
+        java_finder=lambda: fake_java,
+    )
+    jars = []
+    for version in range(3):
+        (module / "pom.xml").write_text(f"<project>v{version}</project>\n")
+        jars.append(engine.build())
+        os.utime(jars[-1], (1000 + version, 1000 + version))  # distinct build times
+    assert [jar.is_file() for jar in jars] == [False, True, True]
+    assert (tmp_path / "cache" / "engine" / ".build.lock").is_file()  # not a build: kept
 
 
-def test_up_status_reuse_down(make_engine: Callable[..., LocalEngine]) -> None:
+def test_a_failed_build_says_why_and_leaves_no_jar(
+    tmp_path: Path,
+    module: Path,
+    fake_mvn: Path,
+    fake_java: JavaRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_MVN_FAIL", "1")
+    engine = LocalEngine(
+        tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        module_dir=module,
+        env=os.environ,
+        java_finder=lambda: fake_java,
+    )
+    with pytest.raises(EngineError, match="exit 1") as info:
+        engine.build()
+    assert "COMPILATION ERROR on purpose" in str(info.value)
+    assert not engine.jar_path().exists()
+    leftovers = [p.name for p in (tmp_path / "cache" / "engine").iterdir()]
+    assert not any(name.startswith(".build-") for name in leftovers)
+
+
+def test_no_maven_is_a_clear_error(tmp_path: Path, module: Path, fake_java: JavaRuntime) -> None:
+    engine = LocalEngine(
+        tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        module_dir=module,
+        env={"PATH": str(tmp_path / "empty")},
+        java_finder=lambda: fake_java,
+    )
+    with pytest.raises(EngineError, match=r"Maven \('mvn'\) is needed.*REVIEWFLOW_ENGINE_JAR"):
+        engine.build()
+
+
+def test_a_prebuilt_jar_skips_maven(tmp_path: Path, module: Path) -> None:
+    jar = tmp_path / "prebuilt.jar"
+    jar.write_text("jar")
+    engine = LocalEngine(
+        tmp_path / "state",
+        module_dir=module,
+        env={"PATH": str(tmp_path / "empty"), "REVIEWFLOW_ENGINE_JAR": str(jar)},
+    )
+    assert engine.build() == jar
+    missing = LocalEngine(
+        tmp_path / "state", env={"REVIEWFLOW_ENGINE_JAR": str(tmp_path / "nope.jar")}
+    )
+    with pytest.raises(EngineError, match=r"REVIEWFLOW_ENGINE_JAR=.* is not a file"):
+        missing.build()
+
+
+# --- the lifecycle on the fake engine --------------------------------------------------------
+
+
+def test_up_status_reuse_down(make_engine: MakeEngine, fake_mvn: Path) -> None:
     engine = make_engine()
 
     first = engine.up()
     assert first.started
     status = first.status
-    assert status.healthy and status.pid_alive and status.ready and status.grpc_open
-    assert status.topology is not None and status.topology["clusterSize"] == 1
+    assert status.healthy and status.process_alive and status.rest_ready
+    assert status.rest_url == engine.rest_url and status.cockpit_url == engine.cockpit_url
+    assert status.database.startswith("H2 (file ")
+    assert not status.exposed
     record = PidRecord.from_text(engine.pid_path.read_text())
     assert record is not None and record.pid == status.pid
     assert record.start_time == process_start_time(record.pid)
-    # environment of the broker: chosen JAVA_HOME, heap, our config file as *additional* config
+    assert record.jar == str(engine.jar_path()) and record.port == engine.port
+    # what the engine was given: bind, port, H2 dir, admin password in the environment only
     log = engine.logs(50)
-    assert "fake-broker env JAVA_HOME=/opt/fake-jdk-21" in log
-    assert "fake-broker env JAVA_OPTS=-Xms512m -Xmx1g" in log
-    assert f"SPRING_CONFIG_ADDITIONAL_LOCATION=file:{engine.config_path}" in log
+    assert "fake-engine env REVIEWFLOW_ENGINE_BIND=127.0.0.1" in log
+    assert f"fake-engine env REVIEWFLOW_ENGINE_PORT={engine.port}" in log
+    assert f"fake-engine env REVIEWFLOW_ENGINE_STATE={engine.h2_dir}" in log
+    password = engine.admin_password()
+    assert f"fake-engine admin password length {len(password)}" in log
+    assert password not in log
+    cmdline = process_cmdline(record.pid)
+    assert password not in cmdline
+    assert cmdline.endswith(f"-Xms256m -Xmx1g -jar {engine.jar_path()}")
+    assert stat.S_IMODE(engine.password_path.stat().st_mode) == 0o600
     # detached from our session
     assert os.getsid(record.pid) == record.pid
 
     second = engine.up()
     assert not second.started
     assert second.status.pid == status.pid
+    assert len(fake_mvn.read_text().splitlines()) == 1  # built once
 
     down = engine.down()
     assert down.stopped and down.pid == status.pid
     assert not pid_alive(status.pid)
     assert not engine.pid_path.exists()
-    assert not engine.status().healthy
+    after = engine.status()
+    assert not after.healthy and not after.process_alive and not after.rest_ready
     assert engine.down().message == "no engine was started from this state dir"
 
+    again = engine.up()  # a restart keeps the password and the built jar
+    assert again.started and engine.admin_password() == password
+    assert len(fake_mvn.read_text().splitlines()) == 1
 
-def test_a_broker_that_exits_fails_with_the_log_tail(
-    make_engine: Callable[..., LocalEngine],
+
+def test_concurrent_ups_start_one_engine(make_engine: MakeEngine, fake_mvn: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engines = [make_engine(), make_engine()]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda e: e.up(), engines))
+    assert sorted(r.started for r in results) == [False, True]
+    assert results[0].status.pid == results[1].status.pid
+    assert len(fake_mvn.read_text().splitlines()) == 1
+
+
+def test_java_opts_come_from_the_env(
+    make_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REVIEWFLOW_ENGINE_JAVA_OPTS", "-Xmx512m -Dx='a b'")
+    engine = make_engine()
+    pid = engine.up().status.pid
+    assert pid is not None
+    assert "fake-engine argv ['-Xmx512m', '-Dx=a b', '-jar'," in engine.logs(20)
+
+
+def test_up_on_another_port_than_the_running_engine_is_refused(
+    make_engine: MakeEngine, tmp_path: Path
+) -> None:
+    engine = make_engine()
+    engine.up()
+    moved = make_engine(port=engine.port + 1 if engine.port < 65535 else engine.port - 1)
+    with pytest.raises(EngineError, match=f"already runs on port {engine.port}"):
+        moved.up()
+
+
+def test_an_engine_that_exits_fails_with_the_log_tail(make_engine: MakeEngine) -> None:
     engine = make_engine("crash")
     with pytest.raises(EngineStartError) as info:
         engine.up()
     assert "exited with code 3" in str(info.value)
-    assert "FATAL something went wrong on purpose" in info.value.log_tail
+    assert "APPLICATION FAILED TO START on purpose" in info.value.log_tail
     assert not engine.pid_path.exists()
 
 
-def test_a_broker_that_never_gets_ready_is_stopped(
-    make_engine: Callable[..., LocalEngine],
-) -> None:
-    engine = make_engine("hang", start_timeout=1.5)
+def test_an_engine_that_never_gets_ready_is_stopped(make_engine: MakeEngine) -> None:
+    engine = make_engine("hang")
     started = time.monotonic()
     with pytest.raises(EngineStartError, match="not ready after 2 s") as info:
-        engine.up()
+        engine.up(timeout=1.5)
     assert time.monotonic() - started < 15
-    assert "fake-broker env JAVA_HOME" in info.value.log_tail
+    assert "fake-engine env REVIEWFLOW_ENGINE_PORT" in info.value.log_tail
     assert not engine.pid_path.exists()
     pid = int(info.value.reason.split("(pid ")[1].split(")")[0])
     assert not pid_alive(pid)
 
 
-def test_down_escalates_to_sigkill(make_engine: Callable[..., LocalEngine]) -> None:
+def test_down_escalates_to_sigkill(make_engine: MakeEngine) -> None:
     engine = make_engine("stubborn", stop_timeout=1.0)
     pid = engine.up().status.pid
     assert pid is not None
@@ -478,20 +463,30 @@ def test_down_escalates_to_sigkill(make_engine: Callable[..., LocalEngine]) -> N
     assert not pid_alive(pid)
 
 
-def test_up_refuses_ports_held_by_someone_else(
-    make_engine: Callable[..., LocalEngine], ports: EnginePorts
-) -> None:
+def test_up_refuses_a_port_held_by_someone_else(make_engine: MakeEngine, port: int) -> None:
     engine = make_engine()
     with socket.socket() as other:
-        other.bind(("127.0.0.1", ports.grpc))
+        other.bind(("127.0.0.1", port))
         other.listen()
-        with pytest.raises(EngineError, match="REVIEWFLOW_ENGINE_GRPC_PORT"):
+        with pytest.raises(EngineError, match="REVIEWFLOW_ENGINE_PORT"):
             engine.up()
     assert not engine.pid_path.exists()
     assert not engine.log_path.exists(), "nothing may be spawned"
 
 
-# --- pid safety: down() only ever signals the broker it started ------------------------------
+def test_missing_java_is_reported_before_anything_starts(make_engine: MakeEngine) -> None:
+    from reviewflow.engine.java import JavaNotFoundError
+
+    def no_java() -> JavaRuntime:
+        raise JavaNotFoundError("needs Java 17 or newer")
+
+    engine = make_engine(java_finder=no_java)
+    with pytest.raises(JavaNotFoundError, match="Java 17"):
+        engine.up()
+    assert not engine.pid_path.exists()
+
+
+# --- pid safety: down() only ever signals the engine it started ------------------------------
 
 
 @pytest.fixture
@@ -503,10 +498,10 @@ def bystander() -> Iterator[subprocess.Popen[bytes]]:
     process.wait()
 
 
-def _write_pid(engine: LocalEngine, pid: int, start_time: str | None) -> None:
+def _write_pid(engine: LocalEngine, pid: int, start_time: str | None, jar: str = "") -> None:
     engine.engine_dir.mkdir(parents=True, exist_ok=True)
     engine.pid_path.write_text(
-        json.dumps({"pid": pid, "start_time": start_time, "started_at": "x"})
+        json.dumps({"pid": pid, "start_time": start_time, "started_at": "x", "jar": jar})
     )
 
 
@@ -514,8 +509,8 @@ def test_down_leaves_an_unrelated_process_alone(
     tmp_path: Path, bystander: subprocess.Popen[bytes]
 ) -> None:
     engine = LocalEngine(tmp_path / "state", env={})
-    # even with the right start time: it is not a Zeebe broker
-    _write_pid(engine, bystander.pid, process_start_time(bystander.pid))
+    # even with the right start time: it is not the engine's jar
+    _write_pid(engine, bystander.pid, process_start_time(bystander.pid), jar="/x/" + JAR_NAME)
 
     result = engine.down()
 
@@ -527,21 +522,17 @@ def test_down_leaves_an_unrelated_process_alone(
 
 
 def test_down_leaves_a_reused_pid_alone(tmp_path: Path) -> None:
-    # looks like a broker, but started at another time than the recorded one (pid reuse)
+    # looks like our engine, but started at another time than the recorded one (pid reuse)
+    jar = f"/cache/engine/abc/{JAR_NAME}"
     lookalike = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; time.sleep(120)",
-            "io.camunda.application.StandaloneBroker",
-        ]
+        [sys.executable, "-c", "import time; time.sleep(120)", "-jar", jar]
     )
     try:
         engine = LocalEngine(tmp_path / "state", env={})
         assert engine.owns_process(
-            PidRecord(lookalike.pid, process_start_time(lookalike.pid), "x")
+            PidRecord(lookalike.pid, process_start_time(lookalike.pid), "x", jar=jar)
         ), "sanity: with the right start time it would count as ours"
-        _write_pid(engine, lookalike.pid, "12345")
+        _write_pid(engine, lookalike.pid, "12345", jar=jar)
 
         assert not engine.down().stopped
         time.sleep(0.2)
@@ -573,11 +564,54 @@ def test_dead_pid_is_reported_and_cleaned(tmp_path: Path) -> None:
 
 
 def test_status_does_not_claim_a_foreign_process(
-    tmp_path: Path, bystander: subprocess.Popen[bytes], ports: EnginePorts
+    tmp_path: Path, bystander: subprocess.Popen[bytes], port: int
 ) -> None:
-    engine = LocalEngine(tmp_path / "state", ports=ports, env={})
-    _write_pid(engine, bystander.pid, process_start_time(bystander.pid))
+    engine = LocalEngine(tmp_path / "state", port=port, env={})
+    _write_pid(engine, bystander.pid, process_start_time(bystander.pid), jar="/x/" + JAR_NAME)
     status = engine.status()
     assert status.pid == bystander.pid
-    assert not status.pid_alive
+    assert not status.process_alive
     assert not status.healthy
+
+
+def test_down_also_stops_a_zeebe_broker_an_older_reviewflow_started(tmp_path: Path) -> None:
+    broker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(120)",
+            "io.camunda.application.StandaloneBroker",
+        ],
+        start_new_session=True,
+    )
+    try:
+        engine = LocalEngine(tmp_path / "state", env={}, stop_timeout=5.0)
+        engine.engine_dir.mkdir(parents=True)
+        legacy = engine.engine_dir / "broker.pid"
+        legacy.write_text(
+            json.dumps({"pid": broker.pid, "start_time": process_start_time(broker.pid)})
+        )
+        assert engine.legacy_broker() is not None
+        result = engine.down()
+        assert result.stopped
+        assert f"older reviewflow had started (pid {broker.pid})" in result.message
+        assert broker.wait(timeout=10) is not None
+        assert not legacy.exists()
+    finally:
+        broker.kill()
+        broker.wait()
+
+
+def test_a_stale_legacy_pid_file_signals_nothing(
+    tmp_path: Path, bystander: subprocess.Popen[bytes]
+) -> None:
+    engine = LocalEngine(tmp_path / "state", env={})
+    engine.engine_dir.mkdir(parents=True)
+    (engine.engine_dir / "broker.pid").write_text(
+        json.dumps({"pid": bystander.pid, "start_time": process_start_time(bystander.pid)})
+    )
+    assert engine.legacy_broker() is None  # not a broker
+    assert engine.down().message == "no engine was started from this state dir"
+    time.sleep(0.2)
+    assert bystander.poll() is None
+    assert not (engine.engine_dir / "broker.pid").exists()
