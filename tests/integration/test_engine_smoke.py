@@ -87,6 +87,6 @@ async def test_a_message_nothing_waits_for_is_refused(port: OperatonEngine) -> N
 async def test_rest_api_and_cockpit_answer(engine: EngineHandle) -> None:
     async with httpx.AsyncClient(timeout=10.0) as http:
         response = await http.get(f"{engine.rest_url}/engine")
-        cockpit = await http.get(engine.cockpit_url + "/", follow_redirects=True)
+        cockpit = await http.get(engine.cockpit_url.rstrip("/") + "/", follow_redirects=True)
     assert response.status_code == 200 and {"name": "default"} in response.json()
     assert cockpit.status_code == 200 and "cockpit" in cockpit.text.lower()
