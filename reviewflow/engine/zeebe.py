@@ -19,9 +19,14 @@ How the port maps onto Zeebe:
   which counts as success). Which instance it reaches is not known when it returns:
   :attr:`StartKind.PUBLISHED` without an id;
 - :meth:`ZeebeEngine.correlate` publishes on the one correlation key it is given (the
-  Camunda 8 diagram's branch messages correlate on the attempt's wait key). Messages are
+  Camunda 8 diagram's branch messages correlate on the attempt's wait key), or without keys on
+  the process instance key: FEEL in Zeebe 8.9 cannot read that key, so :meth:`complete` adds it
+  to every job's variables as the string ``processInstanceKey`` (the AST context messages
+  correlate on it). Messages are
   buffered, so a stale result is never refused (:class:`MessageNotCorrelated` is not raised):
   it lies in the buffer until its TTL and matches nothing, as its wait key is unique;
+- a BPMN error carries its message also as the variable ``errorMessage`` (the diagram's error
+  boundary maps it to ``configError``, as ``camunda:errorMessageVariable`` does on Operaton);
 - incidents, their retry, and an instance's state and variables are not in the gateway API:
   they live in Operate's secondary storage. They raise :class:`EngineRequestError`;
   :meth:`ZeebeEngine.operator_url` links to Operate when ``REVIEWFLOW_OPERATE_URL`` is set.
@@ -73,11 +78,14 @@ from reviewflow.engine.port import (
     TopicSubscription,
     Variables,
 )
+from shared import contract
 
 logger = logging.getLogger("reviewflow.engine.zeebe")
 
 OPERATE_URL_ENV = "REVIEWFLOW_OPERATE_URL"
-BUSINESS_KEY_VARIABLE = "businessKey"
+BUSINESS_KEY_VARIABLE = contract.BUSINESS_KEY_VARIABLE
+INSTANCE_KEY_VARIABLE = contract.INSTANCE_KEY_VARIABLE
+ERROR_MESSAGE_VARIABLE = contract.ERROR_MESSAGE_VARIABLE
 DELIVERY_ID_VARIABLE = "deliveryId"
 # how long a published message waits in the buffer for its catch event (a start message:
 # for the PR's running review to end; a branch result: for its receive task to open)
@@ -434,7 +442,9 @@ class ZeebeEngine:
         await self._call(f"{action} of job {task.id} ({task.topic})", lambda: call(stub), job=True)
 
     async def complete(self, task: ExternalTask, variables: Variables) -> None:
-        request = CompleteJobRequest(jobKey=int(task.id), variables=_json(variables))
+        # the instance key as a variable: what messages correlated without keys match on
+        values = {**variables, INSTANCE_KEY_VARIABLE: task.process_instance_id}
+        request = CompleteJobRequest(jobKey=int(task.id), variables=_json(values))
         await self._job_call(task, "complete", lambda stub: stub.CompleteJob(request))
 
     async def fail(
@@ -459,7 +469,8 @@ class ZeebeEngine:
             jobKey=int(task.id),
             errorCode=code,
             errorMessage=message[:MAX_ERROR_MESSAGE],
-            variables=_json(variables or {}),
+            # the catch event's output mapping reads the message from this variable
+            variables=_json({ERROR_MESSAGE_VARIABLE: message, **(variables or {})}),
         )
         await self._job_call(task, "BPMN error", lambda stub: stub.ThrowError(request))
 

@@ -329,7 +329,11 @@ async def test_complete_sends_the_variables(gateway: FakeGateway, engine: ZeebeE
     how, request = await gateway.wait_finished(int(task.id))
     assert how == "completed"
     assert request.jobKey == int(task.id)
-    assert json.loads(request.variables) == result
+    # plus the instance key, which the Camunda 8 diagram's AST context messages correlate on
+    assert json.loads(request.variables) == {
+        **result,
+        "processInstanceKey": task.process_instance_id,
+    }
 
 
 async def test_completing_twice_means_the_task_is_gone(
@@ -393,7 +397,8 @@ async def test_bpmn_error_throws_the_code(gateway: FakeGateway, engine: ZeebeEng
     assert how == "error"
     assert request.errorCode == "Err_InvalidConfig"
     assert request.errorMessage == "bad key: foo"
-    assert json.loads(request.variables) == {"configError": "foo"}
+    # the message also as a variable: the error boundary's output mapping reads it
+    assert json.loads(request.variables) == {"errorMessage": "bad key: foo", "configError": "foo"}
 
 
 async def test_extend_lock_updates_the_job_timeout(
@@ -619,7 +624,9 @@ async def test_task_poller_serves_jobs_end_to_end(
 
         how, request = await gateway.wait_finished(ok)
         assert how == "completed"
-        assert json.loads(request.variables) == {"doubled": 42, "by": "o/r#9"}
+        variables = json.loads(request.variables)
+        assert variables.pop("processInstanceKey")  # added by the adapter on every completion
+        assert variables == {"doubled": 42, "by": "o/r#9"}
         assert [r.jobKey for r in gateway.requests("UpdateJobTimeout")][:1] == [ok]
 
         how, request = await gateway.wait_finished(no)
