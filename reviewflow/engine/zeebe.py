@@ -249,7 +249,7 @@ class ZeebeEngine:
         message_name: str,
         process_instance_id: str,
         variables: Variables | None = None,
-        correlation_keys: Mapping[str, str] | None = None,
+        correlation_keys: Mapping[str, str | int] | None = None,
     ) -> None:
         """Publish on the one correlation key's value; without keys, on the instance key
         (a diagram correlates such messages on a variable holding it)."""
