@@ -8,6 +8,9 @@ pyzeebe's worker owns its own loop and the port hands tasks to ours (:mod:`worke
 
 How the port maps onto Zeebe:
 
+- :meth:`ZeebeEngine.deploy` deploys the Camunda 8 form of a diagram, ``camunda8/<name>``
+  beside the one it is given (``bpmn/camunda8/code_review.bpmn``, generated with the Operaton
+  diagram), when there is one;
 - a job is an :class:`ExternalTask`: its key is the task id, its custom headers are the
   task's properties, ``retries`` is what the job has left (Zeebe counts down from the
   diagram's ``retries``; the poller fails it with one less);
@@ -129,6 +132,13 @@ def message_id_for(variables: Mapping[str, Any]) -> str | None:
     return hashlib.sha256(str(delivery).encode()).hexdigest()[:32]
 
 
+def camunda8_form(path: Path) -> Path:
+    """The Zeebe form of a diagram: ``camunda8/<name>`` beside it when there is one (callers
+    name the Operaton diagram, bpmn/code_review.bpmn; its Zeebe twin is generated with it)."""
+    twin = path.parent / "camunda8" / path.name
+    return twin if path.suffix == ".bpmn" and twin.is_file() else path
+
+
 def operate_link(operate_url: str | None, process_instance_id: str) -> str | None:
     """Operate's page of one process instance (e.g. ``https://host/operate``)."""
     base = (operate_url or "").strip().rstrip("/")
@@ -211,6 +221,7 @@ class ZeebeEngine:
 
     async def deploy(self, paths: Sequence[Path], name: str = "reviewflow") -> None:
         # Zeebe deployments have no name; a redeploy of unchanged resources is a no-op there
+        paths = [camunda8_form(p) for p in paths]
         client, _ = self._open()
         await self._call(
             f"deploying {', '.join(p.name for p in paths)}",

@@ -22,7 +22,7 @@ from reviewflow.engine.port import (
     TaskGone,
     TopicSubscription,
 )
-from reviewflow.engine.zeebe import MESSAGE_TTL_MS, ZeebeEngine, zeebe_engine
+from reviewflow.engine.zeebe import MESSAGE_TTL_MS, ZeebeEngine, camunda8_form, zeebe_engine
 from tests.support.zeebe_gateway import FakeGateway
 from workers.poller import TaskPoller
 from workers.runtime import BusinessError, TaskSpec
@@ -98,6 +98,27 @@ async def test_deploy_sends_the_files(
     assert [r.name for r in request.resources] == ["review.bpmn", "other.bpmn"]
     assert request.resources[0].content == first.read_bytes()
     assert sorted(gateway.deployed) == ["other", "review"]
+
+
+async def test_deploy_takes_the_camunda8_form_of_a_diagram(
+    gateway: FakeGateway, engine: ZeebeEngine, tmp_path: Path
+) -> None:
+    operaton = tmp_path / "review.bpmn"
+    operaton.write_text("<not for zeebe/>")
+    (tmp_path / "camunda8").mkdir()
+    zeebe_form = tmp_path / "camunda8" / "review.bpmn"
+    zeebe_form.write_text(BPMN.format(process_id="review"))
+
+    await engine.deploy([operaton])
+
+    [request] = gateway.requests("DeployResource")
+    assert request.resources[0].content == zeebe_form.read_bytes()
+    assert list(gateway.deployed) == ["review"]
+
+
+def test_the_repository_diagram_has_its_camunda8_form() -> None:
+    operaton = Path(__file__).resolve().parents[3] / "bpmn" / "code_review.bpmn"
+    assert camunda8_form(operaton) == operaton.parent / "camunda8" / "code_review.bpmn"
 
 
 async def test_start_instance_keeps_the_business_key_in_a_variable(
