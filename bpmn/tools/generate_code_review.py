@@ -1526,9 +1526,10 @@ def zeebe_templates() -> list[dict[str, object]]:
                     "type": "String",
                     "value": str(lock),
                     "description": (
-                        "The job timeout the worker activates it with (a custom header the "
-                        "adapter hands over as the task property 'lockDuration'); workers "
-                        "extend it for longer work."
+                        "While a worker runs the job it keeps setting the job's timeout to "
+                        "this, so a worker that died holds the job for at most this long (a "
+                        "custom header: the adapter hands it over as the task property "
+                        "'lockDuration')."
                     ),
                     "binding": {"type": "zeebe:taskHeader", "key": contract.LOCK_DURATION_PROPERTY},
                     "constraints": {
