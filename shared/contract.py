@@ -204,3 +204,11 @@ def stage_by_name(name: str) -> Stage:
         if stage.name == name:
             return stage
     raise KeyError(name)
+
+
+# Camunda 8 adapter only (reviewflow/engine/zeebe.py): Zeebe has no business key, so the adapter
+# keeps it in this variable (the pull-request messages correlate on it); and FEEL in Zeebe 8.9
+# cannot read the process instance key, so the adapter adds it, as a string, to every job it
+# completes (messages correlated without keys, e.g. the AST context, are published on it).
+BUSINESS_KEY_VARIABLE = "businessKey"
+INSTANCE_KEY_VARIABLE = "processInstanceKey"

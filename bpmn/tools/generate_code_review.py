@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
-"""Generates bpmn/code_review.bpmn (Operaton / Camunda 7) with its diagram layout.
+"""Generates bpmn/code_review.bpmn (Operaton / Camunda 7) with its diagram layout, and from the
+same model bpmn/camunda8/code_review.bpmn (the same process for Zeebe 8.9, for the optional
+adapter to a user's own Camunda 8 cluster).
 
-    .venv/bin/python bpmn/tools/generate_code_review.py          # rewrite the diagram
-    .venv/bin/python bpmn/tools/generate_code_review.py --check  # exit 1 if it is out of date
+    .venv/bin/python bpmn/tools/generate_code_review.py          # rewrite both diagrams
+    .venv/bin/python bpmn/tools/generate_code_review.py --check  # exit 1 if one is out of date
 
-Also writes bpmn/element-templates/reviewflow-stages.json (one Camunda 7 element template per
-topic, with the same retries and lock durations). Topics, element ids, message and variable
+Also writes bpmn/element-templates/reviewflow-stages.json and
+bpmn/camunda8/element-templates/reviewflow-stages.json (one element template per topic / job
+type, with the same retries and lock durations).
+
+One model (build()): elements, ids, names, documentation, flows and layout are shared; a node
+or flow carries its Camunda 7 form (JUEL, camunda:* extensions, listeners) and its Camunda 8
+form (FEEL, zeebe:* extensions: z_ext, z_body, z_condition), written next to each other so
+they stay in step. tests/unit/test_bpmn_equivalence.py checks that both diagrams have the same
+elements, flows, job types, messages, timers and errors. Topics, element ids, message and variable
 names come from shared/contract.py; the documentation texts, retries, lock durations and the
 layout live here. Camunda Modeler opens
 and edits the result as a Camunda 7 diagram; edits made in the Modeler are overwritten by the
@@ -35,6 +44,11 @@ from shared import contract  # noqa: E402
 OUT = ROOT / "bpmn" / "code_review.bpmn"
 TEMPLATES_OUT = ROOT / "bpmn" / "element-templates" / "reviewflow-stages.json"
 TEMPLATE_SCHEMA = "https://unpkg.com/@camunda/element-templates-json-schema/resources/schema.json"
+C8_OUT = ROOT / "bpmn" / "camunda8" / "code_review.bpmn"
+C8_TEMPLATES_OUT = ROOT / "bpmn" / "camunda8" / "element-templates" / "reviewflow-stages.json"
+ZEEBE_TEMPLATE_SCHEMA = (
+    "https://unpkg.com/@camunda/zeebe-element-templates-json-schema/resources/schema.json"
+)
 
 # ----------------------------------------------------------------------------- model
 
@@ -68,6 +82,10 @@ class Node:
     body: list[str] = field(default_factory=list)  # lines after incoming/outgoing
     label: tuple[float, float, float, float] | None = None  # external label bounds
     parent: str | None = None  # container (event subprocess) id
+    # Camunda 8 (Zeebe) form: lines inside extensionElements, and the body when it differs
+    # (attrs named camunda:* or scriptFormat are Camunda 7 only and left out there)
+    z_ext: list[str] = field(default_factory=list)
+    z_body: list[str] | None = None
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -100,6 +118,7 @@ class Flow:
     listeners: list[str] = field(default_factory=list)
     label: tuple[float, float, float, float] | None = None
     parent: str | None = None
+    z_condition: str | None = None  # the condition in FEEL (Camunda 8)
 
 
 class Builder:
@@ -125,6 +144,7 @@ class Builder:
         end: str = "l",
         name: str | None = None,
         condition: str | None = None,
+        z_condition: str | None = None,
         default: bool = False,
         listeners: list[str] | None = None,
         label_at: tuple[float, float] | None = None,
@@ -148,7 +168,9 @@ class Builder:
             list(listeners or []),
             label,
             parent=src.parent,
+            z_condition=z_condition,
         )
+        assert (condition is None) == (z_condition is None), fid
         self.flows[fid] = f
         if default:
             self.defaults[source] = fid
@@ -306,6 +328,116 @@ def optional_duration(variable: str, default: str) -> str:
     return f"${{execution.getVariable('{variable}') != null ? {variable} : '{default}'}}"
 
 
+# --- Camunda 8 (Zeebe) spellings of the same things ------------------------------------------
+
+
+def feel(expression: str) -> str:
+    """A FEEL expression as Zeebe reads it: =..."""
+    return "=" + expression
+
+
+def feel_str(text: str) -> str:
+    return json.dumps(text)  # a FEEL string literal ("..." with JSON escapes)
+
+
+def job(topic: str, retries: int, lock_ms: int) -> list[str]:
+    """zeebe:taskDefinition (job type = the topic, retries) and lockDuration as a custom header:
+    the adapter hands a job's headers to the worker as the task's properties."""
+    return [
+        f'<zeebe:taskDefinition type="{topic}" retries="{retries}" />',
+        "<zeebe:taskHeaders>",
+        f'  <zeebe:header key="{contract.LOCK_DURATION_PROPERTY}" value="{lock_ms}" />',
+        "</zeebe:taskHeaders>",
+    ]
+
+
+def io_mapping(
+    inputs: list[tuple[str, str]] | None = None, outputs: list[tuple[str, str]] | None = None
+) -> list[str]:
+    """zeebe:ioMapping from (target, FEEL source) pairs."""
+    return [
+        "<zeebe:ioMapping>",
+        *(
+            f"  <zeebe:input source={quoteattr(src)} target={quoteattr(tgt)} />"
+            for tgt, src in inputs or []
+        ),
+        *(
+            f"  <zeebe:output source={quoteattr(src)} target={quoteattr(tgt)} />"
+            for tgt, src in outputs or []
+        ),
+        "</zeebe:ioMapping>",
+    ]
+
+
+def z_optional_duration(variable: str, default: str) -> str:
+    return feel(f"if {variable} = null then {feel_str(default)} else {variable}")
+
+
+def timer_body(def_id: str, duration: str) -> list[str]:
+    return [
+        f'<bpmn:timerEventDefinition id="{def_id}">',
+        '  <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
+        f"{escape(duration)}</bpmn:timeDuration>",
+        "</bpmn:timerEventDefinition>",
+    ]
+
+
+def z_script(expression: str, result: str) -> list[str]:
+    return [
+        f"<zeebe:script expression={quoteattr(expression)} resultVariable={quoteattr(result)} />"
+    ]
+
+
+# Zeebe has no take listeners on flows and no JUEL on events, and an output mapping on a service
+# task keeps back every job variable it does not map. So the round bookkeeping the Operaton
+# diagram does in listeners (process start, the next-round flow, the flow into the fork) happens
+# in Camunda 8 on Validate new commits, the first task of every round: its inputs compute the
+# round and trigger the worker sees, its outputs write them back with the worker's own results
+# (VALIDATE_OUTPUTS: keep in step with workers/light/validate_new_commits.py; a unit test does).
+PUSH_COUNT_VARIABLE = "pushCount"  # Camunda 8 only: pushes seen by the event subprocess
+ROUND_PUSH_COUNT_VARIABLE = "roundPushCount"  # Camunda 8 only, local: pushCount at round start
+VALIDATE_OUTPUTS = (
+    "pr",
+    "commits",
+    contract.PROCEED_VARIABLE,
+    "startedAt",
+    contract.SKIP_REASON_VARIABLE,
+)
+
+
+def pushes() -> str:
+    return f"(if {PUSH_COUNT_VARIABLE} = null then 0 else {PUSH_COUNT_VARIABLE})"
+
+
+def round_bookkeeping() -> list[str]:
+    rnd, rerun = contract.REVIEW_ROUND_VARIABLE, contract.RERUN_VARIABLE
+    trigger = contract.TRIGGER_VARIABLE
+    return io_mapping(
+        inputs=[
+            (
+                rnd,
+                feel(f"if {rnd} = null then 1 else if {rerun} = true then {rnd} + 1 else {rnd}"),
+            ),
+            (
+                trigger,
+                feel(
+                    f"if {rnd} != null and {rerun} = true then {feel_str('synchronize')} "
+                    f"else {trigger}"
+                ),
+            ),
+            (ROUND_PUSH_COUNT_VARIABLE, feel(pushes())),
+        ],
+        outputs=[
+            *((name, feel(name)) for name in VALIDATE_OUTPUTS),
+            (rnd, feel(rnd)),
+            (trigger, feel(trigger)),
+            # a push while this task ran asks for one more round; one before it is in this round
+            (rerun, feel(f"{pushes()} > {ROUND_PUSH_COUNT_VARIABLE}")),
+            *((br.attempt_variable, feel("1")) for br in contract.HEAVY_BRANCHES),
+        ],
+    )
+
+
 MAIN_Y = 300
 INVALID_Y = 180
 SKIP_Y = 500
@@ -332,6 +464,7 @@ def build() -> Builder:
                 doc=f"Stage {s.number}. " + DOCS[name],
                 attrs={"camunda:type": "external", "camunda:topic": s.topic},
                 ext=properties(retries, lock),
+                z_ext=job(s.topic, retries, lock),
             )
         )
 
@@ -421,7 +554,9 @@ def build() -> Builder:
     }
     for name, x in xs.items():
         service(name, x, MAIN_Y)
+    b.nodes["Task_ValidateNewCommits"].z_ext += round_bookkeeping()
     proceed = el(contract.PROCEED_VARIABLE)
+    z_proceed = feel(f"{contract.PROCEED_VARIABLE} = true")
     for gid, gname, gx in (
         ("Gateway_NewCommits", "New commits to review?", 490),
         ("Gateway_ReviewAllowed", "Review allowed?", 890),
@@ -440,12 +575,30 @@ def build() -> Builder:
         )
     b.flow("Gateway_ReviewRound", "Task_ValidateNewCommits")
     b.flow("Task_ValidateNewCommits", "Gateway_NewCommits")
-    b.flow("Gateway_NewCommits", "Task_ResolveConfig", name="yes", condition=proceed)
+    b.flow(
+        "Gateway_NewCommits",
+        "Task_ResolveConfig",
+        name="yes",
+        condition=proceed,
+        z_condition=z_proceed,
+    )
     b.flow("Task_ResolveConfig", "Task_ValidateConfig")
     b.flow("Task_ValidateConfig", "Gateway_ReviewAllowed")
-    b.flow("Gateway_ReviewAllowed", "Task_FetchChangedFiles", name="yes", condition=proceed)
+    b.flow(
+        "Gateway_ReviewAllowed",
+        "Task_FetchChangedFiles",
+        name="yes",
+        condition=proceed,
+        z_condition=z_proceed,
+    )
     b.flow("Task_FetchChangedFiles", "Gateway_FilesToReview")
-    b.flow("Gateway_FilesToReview", "Task_LoadExternalContext", name="yes", condition=proceed)
+    b.flow(
+        "Gateway_FilesToReview",
+        "Task_LoadExternalContext",
+        name="yes",
+        condition=proceed,
+        z_condition=z_proceed,
+    )
     b.flow("Task_LoadExternalContext", "Task_FileContextGate")
     b.flow("Task_FileContextGate", "Task_InitialComment")
     b.flow("Task_InitialComment", "Task_LoadFeedback")
@@ -474,6 +627,7 @@ def build() -> Builder:
         b.flow(gid, end_id, name="no", default=True)
 
     rerun = el(contract.RERUN_VARIABLE)
+    z_rerun = feel(f"{contract.RERUN_VARIABLE} = true")
 
     # --- invalid config path (above the main row) --------------------------------------------
     resolve = b.nodes["Task_ResolveConfig"]
@@ -494,6 +648,14 @@ def build() -> Builder:
                 'errorRef="Error_InvalidConfig" '
                 f'camunda:errorMessageVariable="{contract.CONFIG_ERROR_VARIABLE}" />'
             ],
+            z_body=[
+                '<bpmn:errorEventDefinition id="ErrorEventDefinition_InvalidConfig" '
+                'errorRef="Error_InvalidConfig" />'
+            ],
+            # the Camunda 8 adapter throws the message along as the variable errorMessage
+            z_ext=io_mapping(
+                outputs=[(contract.CONFIG_ERROR_VARIABLE, feel(contract.ERROR_MESSAGE_VARIABLE))]
+            ),
             label=(resolve.cx + 22, resolve.bounds[1] - 34, 70, 14),
         )
     )
@@ -520,6 +682,22 @@ def build() -> Builder:
                     "invalid configuration: " + el(contract.CONFIG_ERROR_VARIABLE),
                 ),
                 "</camunda:inputOutput>",
+            ],
+            z_ext=[
+                *job(contract.REPORT_SKIP_TOPIC, 5, LIGHT_LOCK_MS),
+                *io_mapping(
+                    inputs=[
+                        (contract.SKIP_KIND_VARIABLE, feel(feel_str("invalid-config"))),
+                        (
+                            contract.SKIP_REASON_VARIABLE,
+                            feel(
+                                feel_str("invalid configuration: ")
+                                + " + "
+                                + contract.CONFIG_ERROR_VARIABLE
+                            ),
+                        ),
+                    ]
+                ),
             ],
         )
     )
@@ -569,6 +747,10 @@ def build() -> Builder:
                 "<camunda:inputOutput>",
                 input_parameter(contract.SKIP_KIND_VARIABLE, "skip"),
                 "</camunda:inputOutput>",
+            ],
+            z_ext=[
+                *job(contract.REPORT_SKIP_TOPIC, 5, LIGHT_LOCK_MS),
+                *io_mapping(inputs=[(contract.SKIP_KIND_VARIABLE, feel(feel_str("skip")))]),
             ],
         )
     )
@@ -647,6 +829,12 @@ def build() -> Builder:
     context_wait = optional_duration(
         contract.AST_CONTEXT_WAIT_VARIABLE, contract.DEFAULT_AST_CONTEXT_WAIT
     )
+    z_heavy_timeout = z_optional_duration(
+        contract.HEAVY_TIMEOUT_VARIABLE, contract.DEFAULT_HEAVY_TIMEOUT
+    )
+    z_context_wait = z_optional_duration(
+        contract.AST_CONTEXT_WAIT_VARIABLE, contract.DEFAULT_AST_CONTEXT_WAIT
+    )
     for br in contract.HEAVY_BRANCHES:
         k, title, y = BRANCH_IDS[br.key], BRANCH_TITLES[br.key], BRANCH_Y[br.key]
         dispatch = next(s for s in contract.STAGES if s.topic == br.topic)
@@ -682,12 +870,8 @@ def build() -> Builder:
                         f"{contract.DEFAULT_AST_CONTEXT_WAIT}): the {title} goes on without it."
                     ),
                     attrs={"attachedToRef": ctx_id},
-                    body=[
-                        f'<bpmn:timerEventDefinition id="TimerEventDefinition_{k}AstContextLate">',
-                        '  <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
-                        f"{escape(context_wait)}</bpmn:timeDuration>",
-                        "</bpmn:timerEventDefinition>",
-                    ],
+                    body=timer_body(f"TimerEventDefinition_{k}AstContextLate", context_wait),
+                    z_body=timer_body(f"TimerEventDefinition_{k}AstContextLate", z_context_wait),
                     label=(ctx.cx + 4, ctx.bounds[1] + ctx.bounds[3] + 20, 90, 14),
                 )
             )
@@ -749,12 +933,8 @@ def build() -> Builder:
                     f"{contract.DEFAULT_HEAVY_TIMEOUT})."
                 ),
                 attrs={"attachedToRef": wait_id},
-                body=[
-                    f'<bpmn:timerEventDefinition id="TimerEventDefinition_{k}Timeout">',
-                    '  <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
-                    f"{escape(heavy_timeout)}</bpmn:timeDuration>",
-                    "</bpmn:timerEventDefinition>",
-                ],
+                body=timer_body(f"TimerEventDefinition_{k}Timeout", heavy_timeout),
+                z_body=timer_body(f"TimerEventDefinition_{k}Timeout", z_heavy_timeout),
                 label=(wait.cx + 4, wait.bounds[1] + wait.bounds[3] + 20, 90, 14),
             )
         )
@@ -769,6 +949,8 @@ def build() -> Builder:
                 doc=f"Counts the timed-out attempt: {att} + 1.",
                 attrs={"scriptFormat": "juel", "camunda:resultVariable": att},
                 body=[f"<bpmn:script>{escape(el(f'{att} + 1'))}</bpmn:script>"],
+                z_body=[],
+                z_ext=z_script(feel(f"{att} + 1"), att),
             )
         )
         retry_id = f"Gateway_{k}Retry"
@@ -804,6 +986,16 @@ def build() -> Builder:
                 ),
                 attrs={"scriptFormat": "juel", "camunda:resultVariable": br.outcome_variable},
                 body=[f"<bpmn:script>{escape(timeout_json)}</bpmn:script>"],
+                z_body=[],
+                # a FEEL context: the workers' branch_outcome takes it as well as the JSON string
+                z_ext=z_script(
+                    feel(
+                        f"{{status: {feel_str(contract.TIMEOUT_STATUS)}, error: "
+                        f"{feel_str('no result after ')} + string({att} - 1) + "
+                        f"{feel_str(' attempt(s)')}}}"
+                    ),
+                    br.outcome_variable,
+                ),
             )
         )
         result_id = f"Gateway_{k}Result"
@@ -830,6 +1022,7 @@ def build() -> Builder:
             via=[(2740, y + 185), (2190, y + 185)],
             name="retry",
             condition=el(f"{att} <= {contract.HEAVY_RETRIES_VARIABLE} + 1"),
+            z_condition=feel(f"{att} <= {contract.HEAVY_RETRIES_VARIABLE} + 1"),
             label_at=(2748, y + 152),
         )
         b.flow(retry_id, mark_id, name="give up", default=True)
@@ -875,6 +1068,7 @@ def build() -> Builder:
         via=[(4090, LOOP_Y), (nxt.cx, LOOP_Y)],
         name="yes",
         condition=rerun,
+        z_condition=z_rerun,
         label_at=(4098, 250),
     )
     b.flow(
@@ -885,6 +1079,7 @@ def build() -> Builder:
         via=[(890, 120), (300, 120), (300, INVALID_Y)],
         name="yes",
         condition=rerun,
+        z_condition=z_rerun,
         label_at=(898, 130),
     )
     b.flow(
@@ -895,6 +1090,7 @@ def build() -> Builder:
         via=[(1390, SKIP_LOOP_Y), (LEFT_MARGIN_X, SKIP_LOOP_Y), (LEFT_MARGIN_X, INVALID_Y)],
         name="yes",
         condition=rerun,
+        z_condition=z_rerun,
         label_at=(1398, 530),
     )
 
@@ -913,6 +1109,14 @@ def build() -> Builder:
             ),
             attrs={"isInterrupting": "false"},
             ext=[listener(set_var(contract.RERUN_VARIABLE, "true"), "end")],
+            # Zeebe: no listener on a start event; its output mappings do the same (and keep
+            # the push's own variables out of the running round)
+            z_ext=io_mapping(
+                outputs=[
+                    (contract.RERUN_VARIABLE, feel("true")),
+                    (PUSH_COUNT_VARIABLE, feel(pushes() + " + 1")),
+                ]
+            ),
             body=[
                 '<bpmn:messageEventDefinition id="MessageEventDefinition_NewPush" '
                 'messageRef="Message_PrEvent" />'
@@ -964,31 +1168,69 @@ def fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
 
 
-def render(b: Builder) -> str:
+C7 = "camunda7"
+C8 = "camunda8"
+PLATFORMS = {
+    C7: (
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+        'modeler:executionPlatform="Camunda Platform" modeler:executionPlatformVersion="7.24.0"',
+    ),
+    C8: (
+        'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"',
+        'modeler:executionPlatform="Camunda Cloud" modeler:executionPlatformVersion="8.9.0"',
+    ),
+}
+
+
+def camunda7_only(attr: str) -> bool:
+    return attr.startswith("camunda:") or attr == "scriptFormat"
+
+
+def message_keys() -> dict[str, str]:
+    """Camunda 8: the FEEL correlation key of each message, matching what the adapter
+    (reviewflow/engine/zeebe.py) publishes on: the business key for a pull-request event, the
+    attempt's wait key for a branch result, and the process instance key for the AST context
+    (the AST worker correlates it without keys)."""
+    keys = {"Message_PrEvent": feel(contract.BUSINESS_KEY_VARIABLE)}
+    for br in contract.HEAVY_BRANCHES:
+        k = BRANCH_IDS[br.key]
+        keys[f"Message_{k}Done"] = feel(br.wait_key_variable)
+        if br.context_message:
+            keys[f"Message_{k}AstContext"] = feel(contract.INSTANCE_KEY_VARIABLE)
+    return keys
+
+
+def render(b: Builder, platform: str = C7) -> str:
+    zeebe = platform == C8
     out: list[str] = []
     w = out.append
     w('<?xml version="1.0" encoding="UTF-8"?>')
+    namespace, execution_platform = PLATFORMS[platform]
     w(
         '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
         'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
         'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
         'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+        f"{namespace} "
         'xmlns:modeler="http://camunda.org/schema/modeler/1.0" '
         'id="Definitions_CodeReview" targetNamespace="http://reviewflow.io/bpmn" '
         'exporter="reviewflow bpmn/tools/generate_code_review.py" exporterVersion="1.0" '
-        'modeler:executionPlatform="Camunda Platform" modeler:executionPlatformVersion="7.24.0">'
+        f"{execution_platform}>"
     )
-    w(
-        f'  <bpmn:process id="{contract.PROCESS_ID}" name="Code review" isExecutable="true" '
-        'camunda:historyTimeToLive="P7D">'
-    )
-    w(f"    <bpmn:documentation>{escape(PROCESS_DOC)}</bpmn:documentation>")
-    w("    <bpmn:extensionElements>")
-    w("      " + listener(set_var(contract.RERUN_VARIABLE, "false"), "start"))
-    w("      " + listener(set_var(contract.REVIEW_ROUND_VARIABLE, "1"), "start"))
-    w("    </bpmn:extensionElements>")
+    if zeebe:
+        w(f'  <bpmn:process id="{contract.PROCESS_ID}" name="Code review" isExecutable="true">')
+        w(f"    <bpmn:documentation>{escape(PROCESS_DOC)}</bpmn:documentation>")
+    else:
+        w(
+            f'  <bpmn:process id="{contract.PROCESS_ID}" name="Code review" isExecutable="true" '
+            'camunda:historyTimeToLive="P7D">'
+        )
+        w(f"    <bpmn:documentation>{escape(PROCESS_DOC)}</bpmn:documentation>")
+        w("    <bpmn:extensionElements>")
+        w("      " + listener(set_var(contract.RERUN_VARIABLE, "false"), "start"))
+        w("      " + listener(set_var(contract.REVIEW_ROUND_VARIABLE, "1"), "start"))
+        w("    </bpmn:extensionElements>")
 
     def node_xml(n: Node, ind: str) -> None:
         attrs = {"id": n.id}
@@ -998,12 +1240,15 @@ def render(b: Builder) -> str:
         if n.id in b.defaults:
             attrs["default"] = b.defaults[n.id]
         attrs.update({k: v for k, v in n.attrs.items() if k not in ("isInterrupting",)})
+        if zeebe:
+            attrs = {k: v for k, v in attrs.items() if not camunda7_only(k)}
         w(f"{ind}<bpmn:{n.tag} " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items()) + ">")
         if n.doc:
             w(f"{ind}  <bpmn:documentation>{escape(n.doc)}</bpmn:documentation>")
-        if n.ext:
+        ext = n.z_ext if zeebe else n.ext
+        if ext:
             w(f"{ind}  <bpmn:extensionElements>")
-            for line in n.ext:
+            for line in ext:
                 w(f"{ind}    {line}")
             w(f"{ind}  </bpmn:extensionElements>")
         for f in b.flows.values():
@@ -1012,7 +1257,8 @@ def render(b: Builder) -> str:
         for f in b.flows.values():
             if f.source == n.id:
                 w(f"{ind}  <bpmn:outgoing>{f.id}</bpmn:outgoing>")
-        for line in n.body:
+        body = n.z_body if zeebe and n.z_body is not None else n.body
+        for line in body:
             w(f"{ind}  {line}")
         w(f"{ind}</bpmn:{n.tag}>")
 
@@ -1024,19 +1270,21 @@ def render(b: Builder) -> str:
         head = f"{ind}<bpmn:sequenceFlow " + " ".join(
             f"{k}={quoteattr(v)}" for k, v in attrs.items()
         )
-        if not f.condition and not f.listeners:
+        condition = f.z_condition if zeebe else f.condition
+        listeners = [] if zeebe else f.listeners
+        if not condition and not listeners:
             w(head + " />")
             return
         w(head + ">")
-        if f.listeners:
+        if listeners:
             w(f"{ind}  <bpmn:extensionElements>")
-            for expr in f.listeners:
+            for expr in listeners:
                 w(f"{ind}    " + listener(expr, "take"))
             w(f"{ind}  </bpmn:extensionElements>")
-        if f.condition:
+        if condition:
             w(
                 f'{ind}  <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
-                f"{escape(f.condition)}</bpmn:conditionExpression>"
+                f"{escape(condition)}</bpmn:conditionExpression>"
             )
         w(f"{ind}</bpmn:sequenceFlow>")
 
@@ -1065,8 +1313,16 @@ def render(b: Builder) -> str:
         messages.append((f"Message_{k}Done", br.message_name))
         if br.context_message:
             messages.append((f"Message_{k}AstContext", br.context_message))
+    keys = message_keys()
     for mid, mname in messages:
-        w(f'  <bpmn:message id="{mid}" name="{mname}" />')
+        if not zeebe:
+            w(f'  <bpmn:message id="{mid}" name="{mname}" />')
+            continue
+        w(f'  <bpmn:message id="{mid}" name="{mname}">')
+        w("    <bpmn:extensionElements>")
+        w(f"      <zeebe:subscription correlationKey={quoteattr(keys[mid])} />")
+        w("    </bpmn:extensionElements>")
+        w("  </bpmn:message>")
     w(
         '  <bpmn:error id="Error_InvalidConfig" name="Invalid config" '
         f'errorCode="{contract.ERROR_INVALID_CONFIG}" />'
@@ -1206,7 +1462,7 @@ def templates() -> list[dict[str, object]]:
     )
     report["groups"] = [*report["groups"], {"id": "skip", "label": "Skip"}]  # type: ignore[misc]
     report["properties"] = [  # type: ignore[misc]
-        *report["properties"],  # type: ignore[misc]
+        *report["properties"],
         {
             "id": "skipKind",
             "label": "Skip kind",
@@ -1224,20 +1480,121 @@ def templates() -> list[dict[str, object]]:
     return out
 
 
+def zeebe_templates() -> list[dict[str, object]]:
+    """The same templates for Camunda 8: job type, retries and the lockDuration header."""
+
+    def template(
+        topic: str, title: str, description: str, retries: int, lock: int
+    ) -> dict[str, object]:
+        return {
+            "$schema": ZEEBE_TEMPLATE_SCHEMA,
+            "id": "io.reviewflow." + topic.removeprefix("reviewflow."),
+            "name": f"Reviewflow: {title}",
+            "description": description,
+            "version": 1,
+            "category": {"id": "reviewflow", "name": "Reviewflow"},
+            "appliesTo": ["bpmn:ServiceTask"],
+            "elementType": {"value": "bpmn:ServiceTask"},
+            "engines": {"camunda": "^8.9"},
+            "groups": [{"id": "job", "label": "Job"}],
+            "properties": [
+                {
+                    "type": "Hidden",
+                    "value": topic,
+                    "binding": {"type": "zeebe:taskDefinition", "property": "type"},
+                },
+                {
+                    "id": "retries",
+                    "label": "Retries",
+                    "group": "job",
+                    "type": "String",
+                    "value": str(retries),
+                    "description": (
+                        "How often Zeebe hands the job out again after a failure before it "
+                        "raises an incident."
+                    ),
+                    "binding": {"type": "zeebe:taskDefinition", "property": "retries"},
+                    "constraints": {
+                        "notEmpty": True,
+                        "pattern": {"value": "^[0-9]+$", "message": "Must be a whole number."},
+                    },
+                },
+                {
+                    "id": "lockDuration",
+                    "label": "Lock duration (ms)",
+                    "group": "job",
+                    "type": "String",
+                    "value": str(lock),
+                    "description": (
+                        "While a worker runs the job it keeps setting the job's timeout to "
+                        "this, so a worker that died holds the job for at most this long (a "
+                        "custom header: the adapter hands it over as the task property "
+                        "'lockDuration')."
+                    ),
+                    "binding": {"type": "zeebe:taskHeader", "key": contract.LOCK_DURATION_PROPERTY},
+                    "constraints": {
+                        "notEmpty": True,
+                        "pattern": {"value": "^[0-9]+$", "message": "Must be a whole number."},
+                    },
+                },
+            ],
+        }
+
+    out = []
+    for stage in contract.STAGES:
+        retries, lock = task_settings(stage.name, stage.kind)
+        out.append(template(stage.topic, stage.title, DOCS[stage.name], retries, lock))
+    report = template(
+        contract.REPORT_SKIP_TOPIC,
+        "Report skip",
+        "Tells the user why a run ended early (skip paths, invalid configuration): posts the "
+        "reason (skipReason) on the PR and records it. The invalid-config task also maps "
+        'skipReason = "invalid configuration: " + configError as an input.',
+        5,
+        LIGHT_LOCK_MS,
+    )
+    report["groups"] = [*report["groups"], {"id": "skip", "label": "Skip"}]  # type: ignore[misc]
+    report["properties"] = [  # type: ignore[misc]
+        *report["properties"],
+        {
+            "id": "skipKind",
+            "label": "Skip kind",
+            "group": "skip",
+            "type": "Dropdown",
+            "value": feel(feel_str("skip")),
+            "choices": [
+                {"name": "Skip (nothing to review / not allowed)", "value": feel(feel_str("skip"))},
+                {"name": "Invalid configuration", "value": feel(feel_str("invalid-config"))},
+            ],
+            "binding": {"type": "zeebe:input", "name": contract.SKIP_KIND_VARIABLE},
+        },
+    ]
+    out.append(report)
+    return out
+
+
+def outputs() -> dict[Path, str]:
+    """Every file this script writes, with its text: both diagrams and both template sets."""
+    model = build()
+    return {
+        OUT: render(model, C7),
+        TEMPLATES_OUT: json.dumps(templates(), indent=2, ensure_ascii=False) + "\n",
+        C8_OUT: render(model, C8),
+        C8_TEMPLATES_OUT: json.dumps(zeebe_templates(), indent=2, ensure_ascii=False) + "\n",
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if the file is out of date")
     args = parser.parse_args()
-    outputs = {
-        OUT: render(build()),
-        TEMPLATES_OUT: json.dumps(templates(), indent=2, ensure_ascii=False) + "\n",
-    }
-    stale = [p for p, text in outputs.items() if not p.exists() or p.read_text("utf-8") != text]
+    files = outputs()
+    stale = [p for p, text in files.items() if not p.exists() or p.read_text("utf-8") != text]
     if args.check:
         for p in stale:
             print(f"{p.relative_to(ROOT)} is out of date: run {Path(__file__).relative_to(ROOT)}")
         return 1 if stale else 0
-    for p, text in outputs.items():
+    for p, text in files.items():
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
         print(f"wrote {p.relative_to(ROOT)}")

@@ -8,6 +8,9 @@ pyzeebe's worker owns its own loop and the port hands tasks to ours (:mod:`worke
 
 How the port maps onto Zeebe:
 
+- :meth:`ZeebeEngine.deploy` deploys the Camunda 8 form of a diagram, ``camunda8/<name>``
+  beside the one it is given (``bpmn/camunda8/code_review.bpmn``, generated with the Operaton
+  diagram), when there is one;
 - a job is an :class:`ExternalTask`: its key is the task id, its custom headers are the
   task's properties, ``retries`` is what the job has left (Zeebe counts down from the
   diagram's ``retries``; the poller fails it with one less);
@@ -19,9 +22,14 @@ How the port maps onto Zeebe:
   which counts as success). Which instance it reaches is not known when it returns:
   :attr:`StartKind.PUBLISHED` without an id;
 - :meth:`ZeebeEngine.correlate` publishes on the one correlation key it is given (the
-  Camunda 8 diagram's branch messages correlate on the attempt's wait key). Messages are
+  Camunda 8 diagram's branch messages correlate on the attempt's wait key), or without keys on
+  the process instance key: FEEL in Zeebe 8.9 cannot read that key, so :meth:`complete` adds it
+  to every job's variables as the string ``processInstanceKey`` (the AST context messages
+  correlate on it). Messages are
   buffered, so a stale result is never refused (:class:`MessageNotCorrelated` is not raised):
   it lies in the buffer until its TTL and matches nothing, as its wait key is unique;
+- a BPMN error carries its message also as the variable ``errorMessage`` (the diagram's error
+  boundary maps it to ``configError``, as ``camunda:errorMessageVariable`` does on Operaton);
 - incidents, their retry, and an instance's state and variables are not in the gateway API:
   they live in Operate's secondary storage. They raise :class:`EngineRequestError`;
   :meth:`ZeebeEngine.operator_url` links to Operate when ``REVIEWFLOW_OPERATE_URL`` is set.
@@ -73,11 +81,14 @@ from reviewflow.engine.port import (
     TopicSubscription,
     Variables,
 )
+from shared import contract
 
 logger = logging.getLogger("reviewflow.engine.zeebe")
 
 OPERATE_URL_ENV = "REVIEWFLOW_OPERATE_URL"
-BUSINESS_KEY_VARIABLE = "businessKey"
+BUSINESS_KEY_VARIABLE = contract.BUSINESS_KEY_VARIABLE
+INSTANCE_KEY_VARIABLE = contract.INSTANCE_KEY_VARIABLE
+ERROR_MESSAGE_VARIABLE = contract.ERROR_MESSAGE_VARIABLE
 DELIVERY_ID_VARIABLE = "deliveryId"
 # how long a published message waits in the buffer for its catch event (a start message:
 # for the PR's running review to end; a branch result: for its receive task to open)
@@ -119,6 +130,13 @@ def message_id_for(variables: Mapping[str, Any]) -> str | None:
     if delivery is None or delivery == "":
         return None
     return hashlib.sha256(str(delivery).encode()).hexdigest()[:32]
+
+
+def camunda8_form(path: Path) -> Path:
+    """The Zeebe form of a diagram: ``camunda8/<name>`` beside it when there is one (callers
+    name the Operaton diagram, bpmn/code_review.bpmn; its Zeebe twin is generated with it)."""
+    twin = path.parent / "camunda8" / path.name
+    return twin if path.suffix == ".bpmn" and twin.is_file() else path
 
 
 def operate_link(operate_url: str | None, process_instance_id: str) -> str | None:
@@ -203,6 +221,7 @@ class ZeebeEngine:
 
     async def deploy(self, paths: Sequence[Path], name: str = "reviewflow") -> None:
         # Zeebe deployments have no name; a redeploy of unchanged resources is a no-op there
+        paths = [camunda8_form(p) for p in paths]
         client, _ = self._open()
         await self._call(
             f"deploying {', '.join(p.name for p in paths)}",
@@ -434,7 +453,9 @@ class ZeebeEngine:
         await self._call(f"{action} of job {task.id} ({task.topic})", lambda: call(stub), job=True)
 
     async def complete(self, task: ExternalTask, variables: Variables) -> None:
-        request = CompleteJobRequest(jobKey=int(task.id), variables=_json(variables))
+        # the instance key as a variable: what messages correlated without keys match on
+        values = {**variables, INSTANCE_KEY_VARIABLE: task.process_instance_id}
+        request = CompleteJobRequest(jobKey=int(task.id), variables=_json(values))
         await self._job_call(task, "complete", lambda stub: stub.CompleteJob(request))
 
     async def fail(
@@ -459,7 +480,8 @@ class ZeebeEngine:
             jobKey=int(task.id),
             errorCode=code,
             errorMessage=message[:MAX_ERROR_MESSAGE],
-            variables=_json(variables or {}),
+            # the catch event's output mapping reads the message from this variable
+            variables=_json({ERROR_MESSAGE_VARIABLE: message, **(variables or {})}),
         )
         await self._job_call(task, "BPMN error", lambda stub: stub.ThrowError(request))
 

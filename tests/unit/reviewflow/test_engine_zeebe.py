@@ -22,7 +22,7 @@ from reviewflow.engine.port import (
     TaskGone,
     TopicSubscription,
 )
-from reviewflow.engine.zeebe import MESSAGE_TTL_MS, ZeebeEngine, zeebe_engine
+from reviewflow.engine.zeebe import MESSAGE_TTL_MS, ZeebeEngine, camunda8_form, zeebe_engine
 from tests.support.zeebe_gateway import FakeGateway
 from workers.poller import TaskPoller
 from workers.runtime import BusinessError, TaskSpec
@@ -98,6 +98,27 @@ async def test_deploy_sends_the_files(
     assert [r.name for r in request.resources] == ["review.bpmn", "other.bpmn"]
     assert request.resources[0].content == first.read_bytes()
     assert sorted(gateway.deployed) == ["other", "review"]
+
+
+async def test_deploy_takes_the_camunda8_form_of_a_diagram(
+    gateway: FakeGateway, engine: ZeebeEngine, tmp_path: Path
+) -> None:
+    operaton = tmp_path / "review.bpmn"
+    operaton.write_text("<not for zeebe/>")
+    (tmp_path / "camunda8").mkdir()
+    zeebe_form = tmp_path / "camunda8" / "review.bpmn"
+    zeebe_form.write_text(BPMN.format(process_id="review"))
+
+    await engine.deploy([operaton])
+
+    [request] = gateway.requests("DeployResource")
+    assert request.resources[0].content == zeebe_form.read_bytes()
+    assert list(gateway.deployed) == ["review"]
+
+
+def test_the_repository_diagram_has_its_camunda8_form() -> None:
+    operaton = Path(__file__).resolve().parents[3] / "bpmn" / "code_review.bpmn"
+    assert camunda8_form(operaton) == operaton.parent / "camunda8" / "code_review.bpmn"
 
 
 async def test_start_instance_keeps_the_business_key_in_a_variable(
@@ -183,6 +204,16 @@ async def test_correlate_publishes_on_the_wait_key(
     assert request.correlationKey == "run:ast:1:abc"
     assert request.timeToLive == MESSAGE_TTL_MS
     assert json.loads(request.variables) == {"astOutcome": outcome}
+
+
+async def test_correlate_renders_a_number_key_as_its_decimal_string(
+    gateway: FakeGateway, engine: ZeebeEngine
+) -> None:
+    # what FEEL's string(n) gives for a whole number: a diagram may key a message on it
+    await engine.correlate("m", "2251799813685300", None, {"reviewRound": 2})
+
+    [request] = gateway.requests("PublishMessage")
+    assert request.correlationKey == "2"
 
 
 async def test_correlate_without_keys_uses_the_instance_key(
@@ -329,7 +360,11 @@ async def test_complete_sends_the_variables(gateway: FakeGateway, engine: ZeebeE
     how, request = await gateway.wait_finished(int(task.id))
     assert how == "completed"
     assert request.jobKey == int(task.id)
-    assert json.loads(request.variables) == result
+    # plus the instance key, which the Camunda 8 diagram's AST context messages correlate on
+    assert json.loads(request.variables) == {
+        **result,
+        "processInstanceKey": task.process_instance_id,
+    }
 
 
 async def test_completing_twice_means_the_task_is_gone(
@@ -393,7 +428,8 @@ async def test_bpmn_error_throws_the_code(gateway: FakeGateway, engine: ZeebeEng
     assert how == "error"
     assert request.errorCode == "Err_InvalidConfig"
     assert request.errorMessage == "bad key: foo"
-    assert json.loads(request.variables) == {"configError": "foo"}
+    # the message also as a variable: the error boundary's output mapping reads it
+    assert json.loads(request.variables) == {"errorMessage": "bad key: foo", "configError": "foo"}
 
 
 async def test_extend_lock_updates_the_job_timeout(
@@ -619,7 +655,9 @@ async def test_task_poller_serves_jobs_end_to_end(
 
         how, request = await gateway.wait_finished(ok)
         assert how == "completed"
-        assert json.loads(request.variables) == {"doubled": 42, "by": "o/r#9"}
+        variables = json.loads(request.variables)
+        assert variables.pop("processInstanceKey")  # added by the adapter on every completion
+        assert variables == {"doubled": 42, "by": "o/r#9"}
         assert [r.jobKey for r in gateway.requests("UpdateJobTimeout")][:1] == [ok]
 
         how, request = await gateway.wait_finished(no)
