@@ -262,15 +262,18 @@ class ZeebeEngine:
         variables: Variables | None = None,
         correlation_keys: Mapping[str, str | int] | None = None,
     ) -> None:
-        """Publish on the one correlation key's value; without keys, on the instance key
-        (a diagram correlates such messages on a variable holding it)."""
-        keys = dict(correlation_keys or {})
+        """Publish on the one text correlation key's value (a wait key, unique per attempt);
+        without one, on the instance key (a diagram correlates such messages on a variable
+        holding it). Number keys (the review round, which Operaton matches as a variable) are
+        not unique across instances in Zeebe's global key space: they fall back to the
+        instance key too."""
+        keys = {k: v for k, v in (correlation_keys or {}).items() if isinstance(v, str)}
         if len(keys) > 1:
             raise EngineRequestError(
                 f"{message_name}: a Zeebe message has one correlation key, got {sorted(keys)}",
                 kind="INVALID_ARGUMENT",
             )
-        key = str(next(iter(keys.values()))) if keys else process_instance_id
+        key = next(iter(keys.values())) if keys else process_instance_id
         await self._publish(
             message_name, key, dict(variables or {}), None, f"to {process_instance_id} on {key}"
         )

@@ -206,14 +206,15 @@ async def test_correlate_publishes_on_the_wait_key(
     assert json.loads(request.variables) == {"astOutcome": outcome}
 
 
-async def test_correlate_renders_a_number_key_as_its_decimal_string(
+async def test_a_number_key_falls_back_to_the_instance_key(
     gateway: FakeGateway, engine: ZeebeEngine
 ) -> None:
-    # what FEEL's string(n) gives for a whole number: a diagram may key a message on it
+    # the AST context is keyed on the review round for Operaton; in Zeebe's global key space a
+    # round number would reach another pull request's instance, so the instance key is used
     await engine.correlate("m", "2251799813685300", None, {"reviewRound": 2})
 
     [request] = gateway.requests("PublishMessage")
-    assert request.correlationKey == "2"
+    assert request.correlationKey == "2251799813685300"
 
 
 async def test_correlate_without_keys_uses_the_instance_key(
