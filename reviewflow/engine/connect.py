@@ -92,8 +92,13 @@ def open_engines(
     returns its REST and Cockpit URLs; it is only called when nothing else is configured."""
     settings = EngineSettings()
     if settings.uses_zeebe:
-        from reviewflow.engine.zeebe import zeebe_engine
-
+        try:
+            from reviewflow.engine.zeebe import zeebe_engine
+        except ImportError as exc:
+            raise ValueError(
+                "ZEEBE_ADDRESS is set, but the Camunda 8 adapter's client is not installed: "
+                "pip install 'reviewflow[camunda8]' (or unset ZEEBE_ADDRESS to use Operaton)"
+            ) from exc
         return [zeebe_engine()]
     urls = settings.rest_urls
     cockpit = None
