@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from reviewflow.engine.port import EnginePort
+from shared.git.factory import close_connections
 from workers.heavy import ROUTER_FACTORIES
 from workers.heavy.runtime import HeavyRuntime
 from workers.light import ROUTERS
@@ -78,3 +79,4 @@ async def run_workers(
             await runtime.drain()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        close_connections()
