@@ -75,9 +75,12 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    """Constant-time check of ``X-Hub-Signature-256``; any header text (non-ASCII included,
+    which ``compare_digest`` refuses on ``str``) is compared as UTF-8 bytes, never raised on."""
     if not header or not secret:
         return False
-    return hmac.compare_digest(signature(secret, body), header.strip())
+    given = header.strip().encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(signature(secret, body).encode("ascii"), given)
 
 
 def pr_key(repository: str, number: int) -> str:

@@ -96,3 +96,13 @@ def test_engine_down_is_503_so_github_can_redeliver() -> None:
 def test_no_secret_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="SECRET_GITHUB_WEBHOOK_SECRET"):
         create_app("", Recorder())
+
+
+def test_a_non_ascii_signature_is_401(client: TestClient, recorder: Recorder) -> None:
+    headers, raw = delivery(SECRET, "pull_request", payload("pull_request.opened.payload"))
+    # raw header bytes: Starlette decodes them as latin-1, so the app sees "sha256=\xe9"
+    sent = {k: v.encode() for k, v in headers.items()}
+    sent["X-Hub-Signature-256"] = b"sha256=\xe9"
+    response = client.post(URL, content=raw, headers=sent)
+    assert response.status_code == 401
+    assert recorder.published == []
