@@ -179,7 +179,9 @@ def test_other_comments_start_nothing(data: dict[str, Any], why: str) -> None:
     assert isinstance(decision, Ignored) and why in decision.reason
 
 
-@pytest.mark.parametrize("header", ["sha256=\xe9", "sha256=" + "é" * 64, "\u202esha256=00", "sha256=\ud800"])
+@pytest.mark.parametrize(
+    "header", ["sha256=\xe9", "sha256=" + "é" * 64, "\u202esha256=00", "sha256=\ud800"]
+)
 def test_non_ascii_signatures_are_refused_not_raised(header: str) -> None:
     assert not signature_valid(SECRET, b"x", header)
     headers, raw = delivery(SECRET, "pull_request", payload("pull_request.opened.payload"))
