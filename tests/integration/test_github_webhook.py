@@ -44,6 +44,11 @@ RUN = uuid.uuid4().hex[:8]
 END_STAGES = {stage_title("reviewflow.verdict"), stage_title(REPORT_SKIP_JOB_TYPE)}
 
 
+def dashed(name: str) -> str:
+    """A fixture name as part of a delivery id (GitHub's GUID alphabet: no dots, no _)."""
+    return name.replace(".", "-").replace("_", "-")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -155,7 +160,10 @@ async def test_rejected_and_irrelevant_deliveries_start_nothing(
     assert forged.status_code == 401
     for name in ("pull_request.labeled.payload", "pull_request.closed.payload"):
         answer = await send(
-            ingress, "pull_request", payload(name), delivery_id=f"irrelevant-{name}-{RUN}"
+            ingress,
+            "pull_request",
+            payload(name),
+            delivery_id=f"irrelevant-{dashed(name)}-{RUN}",
         )
         assert answer.status_code == 200 and answer.json()["status"] == "ignored"
     broken = await send(
@@ -167,7 +175,7 @@ async def test_rejected_and_irrelevant_deliveries_start_nothing(
         f"unsigned-1-{RUN}",
         f"forged-1-{RUN}",
         f"broken-1-{RUN}",
-        f"irrelevant-pull_request.labeled.payload-{RUN}",
+        f"irrelevant-{dashed('pull_request.labeled.payload')}-{RUN}",
     ):
         assert events_of(run_id) == []
     assert gh.issue_comments(REPO, PR) == [] and gh.reviews(REPO, PR) == []
