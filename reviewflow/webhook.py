@@ -31,6 +31,7 @@ from shared.ingress import (
     StartReview,
     decide,
 )
+from shared.logsafe import loggable
 
 logger = logging.getLogger("reviewflow.webhook")
 
@@ -70,17 +71,20 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
         decision = decide(secret, headers, body)
-        delivery = headers.get("x-github-delivery", "?")[:100]
+        # unvalidated header text: logged escaped (see shared.logsafe)
+        delivery = loggable(headers.get("x-github-delivery", "?"), 100)
         if isinstance(decision, Rejected):
-            logger.warning("delivery %s rejected: %s", delivery, decision.reason)
+            logger.warning("delivery %s rejected: %s", delivery, loggable(decision.reason))
             return JSONResponse({"error": decision.reason}, status_code=decision.status)
         if isinstance(decision, Ignored):
-            logger.info("delivery %s ignored: %s", delivery, decision.reason)
+            logger.info("delivery %s ignored: %s", delivery, loggable(decision.reason))
             return JSONResponse({"status": "ignored", "reason": decision.reason})
         try:
             fresh = await publish(decision)
         except (ZeebeError, grpc.RpcError, OSError) as exc:
-            logger.error("delivery %s: the engine refused the message: %s", delivery, exc)
+            logger.error(
+                "delivery %s: the engine refused the message: %s", delivery, loggable(exc)
+            )
             return JSONResponse(
                 {"error": f"the engine is unavailable ({type(exc).__name__}); redeliver later"},
                 status_code=503,
@@ -90,7 +94,9 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
             "pullRequest": decision.correlation_key,
             "reviewRunId": decision.variables["reviewRunId"],
         }
-        logger.info("delivery %s: %s %s", delivery, result["status"], decision.correlation_key)
+        logger.info(
+            "delivery %s: %s %s", delivery, result["status"], loggable(decision.correlation_key)
+        )
         return JSONResponse(result, status_code=202 if fresh else 200)
 
     async def health(request: Request) -> JSONResponse:

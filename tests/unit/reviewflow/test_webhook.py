@@ -106,3 +106,39 @@ def test_a_non_ascii_signature_is_401(client: TestClient, recorder: Recorder) ->
     response = client.post(URL, content=raw, headers=sent)
     assert response.status_code == 401
     assert recorder.published == []
+
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\r\nFAKE 202 accepted"
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_request_text_is_logged_without_control_characters(
+    client: TestClient, recorder: Recorder, caplog: pytest.LogCaptureFixture, signed: bool
+) -> None:
+    headers, raw = delivery(
+        SECRET, "pull_request", payload("pull_request.opened.payload"), signed=signed
+    )
+    sent = {k: v.encode() for k, v in headers.items()}
+    sent["X-GitHub-Delivery"] = ESCAPES.encode("latin-1")
+    sent["X-GitHub-Event"] = ESCAPES.encode("latin-1")
+    with caplog.at_level("DEBUG", logger="reviewflow.webhook"):
+        response = client.post(URL, content=raw, headers=sent)
+    assert response.status_code == (400 if signed else 401)
+    assert recorder.published == []
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages, "the rejection is logged"
+    for message in messages:
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in message), repr(message)
+        assert "\\x1b" in message  # shown escaped, so an operator still sees what came
+
+
+def test_an_ignored_events_name_is_logged_escaped(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers, raw = delivery(SECRET, "push", {"ref": "refs/heads/main"})
+    sent = {k: v.encode() for k, v in headers.items()}
+    sent["X-GitHub-Event"] = b"push\x1b[31m"
+    with caplog.at_level("INFO", logger="reviewflow.webhook"):
+        assert client.post(URL, content=raw, headers=sent).json()["status"] == "ignored"
+    assert all("\x1b" not in record.getMessage() for record in caplog.records)
+    assert any("\\x1b" in record.getMessage() for record in caplog.records)
