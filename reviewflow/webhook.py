@@ -7,8 +7,9 @@ read from ``SECRET_GITHUB_WEBHOOK_SECRET``, the variable the connectors runtime 
 
 Answers: 202 a review was requested (or queued behind the PR's running review), 200 a delivery
 that asks for nothing (with the reason) or a delivery already received, 400 a malformed body,
-401 a bad or missing signature, 404 an unknown context, 503 the engine could not be reached
-(GitHub shows the failed delivery, which can be redelivered: nothing is lost).
+401 a bad or missing signature, 404 an unknown context, 413 a body over 25 MB (refused while
+it is read, never buffered whole), 503 the engine could not be reached (GitHub shows the
+failed delivery, which can be redelivered: nothing is lost).
 """
 
 import logging
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from shared.ingress import (
+    MAX_BODY_BYTES,
     START_MESSAGE,
     START_MESSAGE_TTL_MS,
     Ignored,
@@ -58,6 +60,39 @@ def zeebe_publisher(client: ZeebeClient) -> Publisher:
     return publish
 
 
+class BodyRefusedError(Exception):
+    """The request body is refused before it is read whole (``status`` is the answer)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise BodyRefusedError(400, "invalid Content-Length")
+    return int(value)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, read from the stream and refused (413) as soon as it passes ``limit``: a
+    too-large ``Content-Length`` before any byte is read, a chunked upload at the first chunk
+    past the limit (the rest stays unread)."""
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
+        raise BodyRefusedError(413, "payload too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyRefusedError(413, "payload too large")
+    return bytes(body)
+
+
 def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) -> Starlette:
     if not secret:
         raise ValueError(
@@ -68,7 +103,11 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
     async def inbound(request: Request) -> JSONResponse:
         if request.path_params["context"] != context:
             return JSONResponse({"error": "unknown webhook"}, status_code=404)
-        body = await request.body()
+        try:
+            body = await read_body(request)
+        except BodyRefusedError as exc:
+            logger.warning("delivery refused before reading it: %s", exc.reason)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
         headers = {k.lower(): v for k, v in request.headers.items()}
         decision = decide(secret, headers, body)
         # unvalidated header text: logged escaped (see shared.logsafe)

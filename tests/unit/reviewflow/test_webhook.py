@@ -142,3 +142,80 @@ def test_an_ignored_events_name_is_logged_escaped(
         assert client.post(URL, content=raw, headers=sent).json()["status"] == "ignored"
     assert all("\x1b" not in record.getMessage() for record in caplog.records)
     assert any("\\x1b" in record.getMessage() for record in caplog.records)
+
+
+MB = 1024 * 1024
+
+
+class ChunkedBody:
+    """An ASGI ``receive`` sending ``count`` chunks of 1 MiB; counts what the app consumed."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.consumed = 0
+
+    async def __call__(self) -> dict[str, Any]:
+        if self.consumed >= self.count:
+            return {"type": "http.disconnect"}
+        self.consumed += 1
+        more = self.consumed < self.count
+        return {"type": "http.request", "body": b"x" * MB, "more_body": more}
+
+
+async def asgi_post(
+    app: Any, receive: Any, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": URL,
+        "raw_path": URL.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8085),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, body
+
+
+async def test_a_chunked_upload_over_the_limit_is_413_and_not_read_to_the_end(
+    recorder: Recorder,
+) -> None:
+    app = create_app(SECRET, recorder)
+    body = ChunkedBody(count=200)  # 200 MiB if the app read it all
+    status, answer = await asgi_post(
+        app, body, [(b"x-github-event", b"pull_request"), (b"transfer-encoding", b"chunked")]
+    )
+    assert status == 413, answer
+    assert body.consumed <= 26  # stopped just past 25 MiB
+    assert recorder.published == []
+
+
+async def test_a_too_large_content_length_is_413_before_reading(recorder: Recorder) -> None:
+    app = create_app(SECRET, recorder)
+    body = ChunkedBody(count=30)
+    status, _ = await asgi_post(
+        app, body, [(b"x-github-event", b"pull_request"), (b"content-length", b"31457280")]
+    )
+    assert status == 413
+    assert body.consumed == 0
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1e9", b"\xe9"])
+async def test_a_malformed_content_length_is_400(recorder: Recorder, length: bytes) -> None:
+    body = ChunkedBody(count=1)
+    status, _ = await asgi_post(create_app(SECRET, recorder), body, [(b"content-length", length)])
+    assert status == 400
+    assert body.consumed == 0
