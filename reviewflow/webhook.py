@@ -6,7 +6,8 @@ connector start event in ``bpmn/code_review.bpmn``; see :mod:`shared.ingress`. T
 read from ``SECRET_GITHUB_WEBHOOK_SECRET``, the variable the connectors runtime reads.
 
 Answers: 202 a review was requested (or queued behind the PR's running review), 200 a delivery
-that asks for nothing (with the reason) or a delivery already received, 400 a malformed body,
+that asks for nothing (with the reason) or a delivery already received (the same delivery id,
+or the same signed body under another id: see :mod:`shared.delivery_ledger`), 400 a malformed body,
 401 a bad or missing signature, 404 an unknown context, 413 a body over 25 MB (refused while
 it is read, never buffered whole), 503 the engine could not be reached (GitHub shows the
 failed delivery, which can be redelivered: nothing is lost).
@@ -20,10 +21,17 @@ import grpc
 from pyzeebe import ZeebeClient
 from pyzeebe.errors import MessageAlreadyExistsError, ZeebeError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from shared.delivery_ledger import (
+    DeliveryLedger,
+    SqliteDeliveryLedger,
+    body_digest,
+    default_ledger_path,
+)
 from shared.ingress import (
     MAX_BODY_BYTES,
     START_MESSAGE,
@@ -60,6 +68,38 @@ def zeebe_publisher(client: ZeebeClient) -> Publisher:
     return publish
 
 
+async def _start_once(
+    start: StartReview, digest: str, publish: Publisher, ledger: DeliveryLedger
+) -> JSONResponse:
+    """Publish ``start`` unless its delivery id or body was seen before. The delivery is
+    recorded first (atomically, so concurrent copies publish once) and the record undone when
+    publishing fails, so that GitHub's redelivery goes through."""
+    delivery = start.message_id
+    if await run_in_threadpool(ledger.seen_or_record, delivery, digest):
+        logger.info("delivery %s: duplicate (delivery id or body seen before)", delivery)
+        return JSONResponse(
+            {"status": "duplicate", "reason": "this delivery or its body was received before"}
+        )
+    try:
+        fresh = await publish(start)
+    except BaseException as exc:
+        ledger.forget(delivery, digest)  # also on cancellation, hence not in a thread
+        if not isinstance(exc, ZeebeError | grpc.RpcError | OSError):
+            raise
+        logger.error("delivery %s: the engine refused the message: %s", delivery, loggable(exc))
+        return JSONResponse(
+            {"error": f"the engine is unavailable ({type(exc).__name__}); redeliver later"},
+            status_code=503,
+        )
+    result: dict[str, Any] = {
+        "status": "accepted" if fresh else "duplicate",
+        "pullRequest": start.correlation_key,
+        "reviewRunId": start.variables["reviewRunId"],
+    }
+    logger.info("delivery %s: %s %s", delivery, result["status"], start.correlation_key)
+    return JSONResponse(result, status_code=202 if fresh else 200)
+
+
 class BodyRefusedError(Exception):
     """The request body is refused before it is read whole (``status`` is the answer)."""
 
@@ -93,12 +133,20 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return bytes(body)
 
 
-def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) -> Starlette:
+def create_app(
+    secret: str,
+    publish: Publisher,
+    context: str = DEFAULT_CONTEXT,
+    ledger: DeliveryLedger | None = None,
+) -> Starlette:
+    """The webhook app. ``ledger`` remembers the deliveries that started a review (by delivery
+    id and by body digest); by default a SQLite file in the state directory."""
     if not secret:
         raise ValueError(
             "no webhook secret: set SECRET_GITHUB_WEBHOOK_SECRET (the same value as the "
             "GitHub webhook's secret)"
         )
+    deliveries = ledger if ledger is not None else SqliteDeliveryLedger(default_ledger_path())
 
     async def inbound(request: Request) -> JSONResponse:
         if request.path_params["context"] != context:
@@ -118,25 +166,7 @@ def create_app(secret: str, publish: Publisher, context: str = DEFAULT_CONTEXT) 
         if isinstance(decision, Ignored):
             logger.info("delivery %s ignored: %s", delivery, loggable(decision.reason))
             return JSONResponse({"status": "ignored", "reason": decision.reason})
-        try:
-            fresh = await publish(decision)
-        except (ZeebeError, grpc.RpcError, OSError) as exc:
-            logger.error(
-                "delivery %s: the engine refused the message: %s", delivery, loggable(exc)
-            )
-            return JSONResponse(
-                {"error": f"the engine is unavailable ({type(exc).__name__}); redeliver later"},
-                status_code=503,
-            )
-        result: dict[str, Any] = {
-            "status": "accepted" if fresh else "duplicate",
-            "pullRequest": decision.correlation_key,
-            "reviewRunId": decision.variables["reviewRunId"],
-        }
-        logger.info(
-            "delivery %s: %s %s", delivery, result["status"], loggable(decision.correlation_key)
-        )
-        return JSONResponse(result, status_code=202 if fresh else 200)
+        return await _start_once(decision, body_digest(body), publish, deliveries)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "UP"})

@@ -1,11 +1,14 @@
 """The webhook endpoint's HTTP answers, with the engine replaced by a recording publisher."""
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from reviewflow.webhook import create_app
+from shared.delivery_ledger import LEDGER_FILE_NAME, SqliteDeliveryLedger
 from shared.ingress import StartReview
 from tests.support.webhooks import delivery, payload
 
@@ -35,8 +38,18 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def client(recorder: Recorder) -> TestClient:
-    return TestClient(create_app(SECRET, recorder))
+def ledger_path(tmp_path: Path) -> Path:
+    return tmp_path / LEDGER_FILE_NAME
+
+
+@pytest.fixture
+def ledger(ledger_path: Path) -> SqliteDeliveryLedger:
+    return SqliteDeliveryLedger(ledger_path)
+
+
+@pytest.fixture
+def client(recorder: Recorder, ledger: SqliteDeliveryLedger) -> TestClient:
+    return TestClient(create_app(SECRET, recorder, ledger=ledger))
 
 
 def post(client: TestClient, event: str, body: Any, **kwargs: Any) -> Any:
@@ -86,8 +99,8 @@ def test_unknown_context_is_404(client: TestClient) -> None:
     assert client.post("/inbound/other", content=raw, headers=headers).status_code == 404
 
 
-def test_engine_down_is_503_so_github_can_redeliver() -> None:
-    client = TestClient(create_app(SECRET, Recorder(fail=True)))
+def test_engine_down_is_503_so_github_can_redeliver(ledger: SqliteDeliveryLedger) -> None:
+    client = TestClient(create_app(SECRET, Recorder(fail=True), ledger=ledger))
     response = post(client, "pull_request", payload("pull_request.opened.payload"))
     assert response.status_code == 503
     assert "redeliver" in response.json()["error"]
@@ -193,7 +206,7 @@ async def asgi_post(
 async def test_a_chunked_upload_over_the_limit_is_413_and_not_read_to_the_end(
     recorder: Recorder,
 ) -> None:
-    app = create_app(SECRET, recorder)
+    app = create_app(SECRET, recorder, ledger=SqliteDeliveryLedger(Path("/nonexistent/l")))
     body = ChunkedBody(count=200)  # 200 MiB if the app read it all
     status, answer = await asgi_post(
         app, body, [(b"x-github-event", b"pull_request"), (b"transfer-encoding", b"chunked")]
@@ -204,7 +217,7 @@ async def test_a_chunked_upload_over_the_limit_is_413_and_not_read_to_the_end(
 
 
 async def test_a_too_large_content_length_is_413_before_reading(recorder: Recorder) -> None:
-    app = create_app(SECRET, recorder)
+    app = create_app(SECRET, recorder, ledger=SqliteDeliveryLedger(Path("/nonexistent/l")))
     body = ChunkedBody(count=30)
     status, _ = await asgi_post(
         app, body, [(b"x-github-event", b"pull_request"), (b"content-length", b"31457280")]
@@ -216,6 +229,100 @@ async def test_a_too_large_content_length_is_413_before_reading(recorder: Record
 @pytest.mark.parametrize("length", [b"abc", b"-1", b"1e9", b"\xe9"])
 async def test_a_malformed_content_length_is_400(recorder: Recorder, length: bytes) -> None:
     body = ChunkedBody(count=1)
-    status, _ = await asgi_post(create_app(SECRET, recorder), body, [(b"content-length", length)])
+    app = create_app(SECRET, recorder, ledger=SqliteDeliveryLedger(Path("/nonexistent/l")))
+    status, _ = await asgi_post(app, body, [(b"content-length", length)])
     assert status == 400
     assert body.consumed == 0
+
+
+class Counter:
+    """A publisher that starts every message it gets (no message-id dedup of its own), so the
+    ingress's own deduplication is what is tested."""
+
+    def __init__(self) -> None:
+        self.published: list[StartReview] = []
+        self.lock = threading.Lock()
+
+    async def __call__(self, start: StartReview) -> bool:
+        with self.lock:
+            self.published.append(start)
+        return True
+
+
+def test_one_signed_body_under_new_delivery_ids_starts_one_review(
+    ledger: SqliteDeliveryLedger,
+) -> None:
+    counter = Counter()
+    client = TestClient(create_app(SECRET, counter, ledger=ledger))
+    body = payload("pull_request.opened.payload")
+    answers = [post(client, "pull_request", body, delivery_id=f"replay-{i}") for i in range(20)]
+    assert [a.status_code for a in answers] == [202] + [200] * 19
+    assert {a.json()["status"] for a in answers[1:]} == {"duplicate"}
+    assert len(counter.published) == 1
+
+
+def test_the_same_delivery_id_twice_starts_one_review_even_with_another_body(
+    ledger: SqliteDeliveryLedger,
+) -> None:
+    counter = Counter()
+    client = TestClient(create_app(SECRET, counter, ledger=ledger))
+    first = post(client, "pull_request", payload("pull_request.opened.payload"), delivery_id="x")
+    again = post(
+        client, "pull_request", payload("pull_request.synchronize.payload"), delivery_id="x"
+    )
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["status"] == "duplicate"
+    assert len(counter.published) == 1
+
+
+def test_deliveries_stay_known_across_a_restart(ledger_path: Path) -> None:
+    body = payload("pull_request.opened.payload")
+    before, after = Counter(), Counter()
+    app = create_app(SECRET, before, ledger=SqliteDeliveryLedger(ledger_path))
+    assert post(TestClient(app), "pull_request", body).status_code == 202
+    restarted = create_app(SECRET, after, ledger=SqliteDeliveryLedger(ledger_path))
+    assert post(TestClient(restarted), "pull_request", body).json()["status"] == "duplicate"
+    assert (len(before.published), len(after.published)) == (1, 0)
+
+
+def test_concurrent_replays_start_one_review(ledger: SqliteDeliveryLedger) -> None:
+    counter = Counter()
+    app = create_app(SECRET, counter, ledger=ledger)
+    body = payload("pull_request.opened.payload")
+    barrier = threading.Barrier(12)
+    codes: list[int] = []
+
+    def replay(index: int) -> None:
+        client = TestClient(app)
+        headers, raw = delivery(SECRET, "pull_request", body, delivery_id=f"race-{index}")
+        barrier.wait()
+        codes.append(client.post(URL, content=raw, headers=headers).status_code)
+
+    threads = [threading.Thread(target=replay, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [200] * 11 + [202]
+    assert len(counter.published) == 1
+
+
+def test_a_failed_publish_is_not_recorded_so_the_redelivery_starts_the_review(
+    ledger: SqliteDeliveryLedger,
+) -> None:
+    body = payload("pull_request.opened.payload")
+    down = TestClient(create_app(SECRET, Recorder(fail=True), ledger=ledger))
+    assert post(down, "pull_request", body, delivery_id="retry-me").status_code == 503
+    counter = Counter()
+    up = TestClient(create_app(SECRET, counter, ledger=ledger))
+    assert post(up, "pull_request", body, delivery_id="retry-me").status_code == 202
+    assert len(counter.published) == 1
+
+
+def test_ignored_and_rejected_deliveries_are_not_recorded(
+    client: TestClient, recorder: Recorder
+) -> None:
+    body = payload("pull_request.opened.payload")
+    assert post(client, "pull_request", body, delivery_id="same", signed=False).status_code == 401
+    assert post(client, "push", body, delivery_id="same").json()["status"] == "ignored"
+    assert post(client, "pull_request", body, delivery_id="same").status_code == 202
