@@ -18,6 +18,7 @@ from shared.events import EventLog, Status
 from shared.git.base import GitHost
 from shared.git.factory import open_host
 from shared.models import BranchOutcome, ReviewTarget
+from shared.paths import safe_id
 from workers.settings import WorkerSettings
 
 logger = logging.getLogger("reviewflow.workers")
@@ -59,7 +60,7 @@ class StageContext:
     def from_job(job: Job, worker_settings: WorkerSettings) -> "StageContext":
         variables = job.variables
         try:
-            run_id = str(variables["reviewRunId"])
+            run_id = safe_id(variables["reviewRunId"], "reviewRunId")
             target = ReviewTarget.model_validate(variables["target"])
         except (KeyError, ValueError) as exc:
             raise ValueError(f"job {job.key} lacks a valid reviewRunId/target: {exc}") from exc

@@ -31,6 +31,7 @@ from shared.models import (
     ReviewTarget,
     Verdict,
 )
+from shared.paths import contained
 
 _STATUS = {
     "A": FileStatus.ADDED,
@@ -76,7 +77,7 @@ class LocalGitHost:
             raise ValueError("LocalGitHost needs a local target")
         self.target = target
         self.repo = Path(target.repository)
-        self.state_dir = state_root / "targets" / target.key.replace(":", "-")
+        self.state_dir = contained(state_root, "targets", target.key.replace(":", "-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
     # ---- reading -----------------------------------------------------------------
