@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from reviewflow.commands._settings import load_settings
 from reviewflow.engine.cluster import ClusterSettings, create_channel
 from reviewflow.engine.local import EngineError, LocalEngine
 from reviewflow.review import ReviewRun, github_target, local_target, review_with_workers
@@ -21,7 +22,7 @@ ICONS = {"started": "…", "completed": "✓", "failed": "✗", "skipped": "↷"
 
 
 def _engine_address() -> tuple[ClusterSettings, str]:
-    cluster = ClusterSettings()
+    cluster = load_settings(ClusterSettings)
     if cluster.zeebe_address:
         return cluster, cluster.zeebe_address
     engine = LocalEngine()
@@ -111,7 +112,7 @@ def review(
             raise ValueError("give either a repository PATH or --github owner/name#number")
         if github is not None:
             target = github_target(github)
-            GitHubSettings().require_credentials()
+            load_settings(GitHubSettings).require_credentials()
         else:
             assert path is not None
             target = local_target(path, base, head)

@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from pyzeebe import ZeebeClient
 
+from reviewflow.commands._settings import load_settings
 from reviewflow.engine.cluster import ClusterSettings, create_channel
 from reviewflow.engine.local import LocalEngine
 from reviewflow.review import BPMN_PATH
@@ -34,9 +35,10 @@ def serve(
     if not secret:
         typer.echo(f"error: set {SECRET_ENV} to the GitHub webhook's secret", err=True)
         raise typer.Exit(2)
+    cluster = load_settings(ClusterSettings)
 
     async def go() -> None:
-        client = ZeebeClient(create_channel(ClusterSettings(), LocalEngine().grpc_address))
+        client = ZeebeClient(create_channel(cluster, LocalEngine().grpc_address))
         if deploy:
             await client.deploy_resource(str(BPMN_PATH))
         app = create_app(secret, zeebe_publisher(client), context)

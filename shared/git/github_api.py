@@ -71,7 +71,12 @@ class GitHubSettings(BaseSettings):
     """Where GitHub is and how we authenticate, from ``REVIEWFLOW_GITHUB_*``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="REVIEWFLOW_GITHUB_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="REVIEWFLOW_GITHUB_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        # a validation error never prints its input (the token or the App key)
+        hide_input_in_errors=True,
     )
 
     api_url: str = "https://api.github.com"
