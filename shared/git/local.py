@@ -56,10 +56,6 @@ class LocalGitError(GitHostError):
     pass
 
 
-# paths after `--` are file names, never pathspec magic or globs (a file may be named `*.py`)
-_GIT_ENV = {**os.environ, "GIT_LITERAL_PATHSPECS": "1"}
-
-
 def _git(
     repo: Path, *args: str, check: bool = True, stdin: bytes | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[bytes]:
@@ -69,7 +65,8 @@ def _git(
         capture_output=True,
         timeout=timeout,
         check=False,
-        env=_GIT_ENV,
+        # paths after `--` are file names, never pathspec magic or globs (`*.py` is a name)
+        env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"},
     )
     if check and proc.returncode != 0:
         raise LocalGitError(
