@@ -13,6 +13,12 @@ connectors runtime runs. Both publish the same start message:
   runs never post on the same PR at once.
 - variables: only what the process needs (the target, the trigger, and the delivery id as
   the run id), never the payload (it is untrusted and large) and never a secret.
+
+Everything after the signature is still untrusted in shape: :func:`decide` never raises; a
+delivery id that is not GUID-shaped, a body that is not strict JSON, and fields of the wrong
+type (numbers are JSON integers in range, names follow GitHub's rules) are 400 with a reason.
+The delivery id is not covered by the signature: ``reviewflow webhook serve`` also refuses a
+replayed body under a new id (:mod:`shared.delivery_ledger`).
 """
 
 import hashlib
