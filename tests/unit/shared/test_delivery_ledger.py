@@ -1,7 +1,9 @@
 """The delivery ledger: delivery ids and body digests recorded once, atomically, persisted."""
 
+import multiprocessing
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +88,27 @@ def test_the_default_ledger_lives_in_the_state_dir(
 ) -> None:
     monkeypatch.setenv("REVIEWFLOW_STATE_DIR", str(tmp_path / "st"))
     assert default_ledger_path() == tmp_path / "st" / LEDGER_FILE_NAME
+
+
+def _record_in_process(path: Path, index: int, start: Any, results: Any) -> None:
+    ledger = SqliteDeliveryLedger(path)
+    start.wait()
+    results.put(ledger.seen_or_record(f"p-{index}", body_digest(b"same body")))
+
+
+def test_concurrent_processes_on_one_file_agree_on_a_single_first(path: Path) -> None:
+    """Several ingress processes on one state directory: SQLite's file locks decide."""
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    results = context.Queue()
+    processes = [
+        context.Process(target=_record_in_process, args=(path, i, start, results))
+        for i in range(8)
+    ]
+    for process in processes:
+        process.start()
+    start.set()
+    outcomes = sorted(results.get(timeout=30) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+    assert outcomes == [False] + [True] * 7
