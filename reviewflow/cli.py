@@ -13,6 +13,8 @@ app = typer.Typer(
     help="AI pull-request review as an event-driven Zeebe BPMN pipeline.",
     no_args_is_help=True,
     add_completion=False,
+    # a crash's traceback must not print local variables (settings, tokens, keys)
+    pretty_exceptions_show_locals=False,
 )
 
 engine.register(app)

@@ -8,7 +8,6 @@ together and two runs never overwrite each other.
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,10 +15,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from shared.paths import contained, safe_id
+
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 class ArtifactNotFoundError(LookupError):
@@ -32,9 +31,10 @@ class ArtifactStore:
 
     def _path(self, artifact_id: str) -> Path:
         parts = artifact_id.split("/")
-        if len(parts) != 2 or not all(_SAFE.match(p) for p in parts):
-            raise ValueError(f"invalid artifact id: {artifact_id!r}")
-        return self.root / parts[0] / f"{parts[1]}.json"
+        if len(parts) != 2:
+            raise ValueError(f"invalid artifact id: {artifact_id[:120]!r}")
+        run_id, name = (safe_id(part, "artifact id") for part in parts)
+        return contained(self.root, run_id, f"{name}.json")
 
     def put(self, run_id: str, name: str, data: Any) -> str:
         """Write ``data`` (JSON-able, or a pydantic model / list of models) atomically."""
@@ -70,9 +70,7 @@ class ArtifactStore:
 
     def delete_run(self, run_id: str) -> int:
         """Remove every artifact of a run; returns how many files were removed."""
-        if not _SAFE.match(run_id):
-            raise ValueError(f"invalid run id: {run_id!r}")
-        folder = self.root / run_id
+        folder = contained(self.root, safe_id(run_id, "run id"))
         if not folder.exists():
             return 0
         count = sum(1 for _ in folder.glob("*.json"))

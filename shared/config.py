@@ -7,6 +7,7 @@ keys and bad values are errors that name the key: nothing is silently ignored.
 
 import fnmatch
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared.models import Category, Severity
 
 CONFIG_FILE_NAME = ".reviewflow.yml"
+# the file comes from the PR head: bounded before it is parsed, and while it is
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_CONFIG_DEPTH = 32
+# how much of an offending value an error message shows
+MAX_SHOWN_VALUE = 80
 
 DEFAULT_IGNORE_PATHS: tuple[str, ...] = (
     # lockfiles
@@ -191,18 +197,95 @@ def _first_error(exc: ValidationError, source: str) -> ConfigError:
     if err["type"] == "extra_forbidden":
         problem = "unknown key"
     else:
-        problem = f"{err['msg']} (got {json.dumps(err.get('input'), default=str)[:80]})"
+        problem = f"{err['msg']} (got {preview(err.get('input'))})"
     return ConfigError(key, problem, source)
 
 
-def parse_layer(text: str, source: str) -> dict[str, Any]:
-    """Parse one YAML layer into a mapping, or raise ConfigError."""
+def preview(value: Any, limit: int = MAX_SHOWN_VALUE) -> str:
+    """``value`` as JSON cut to ``limit`` characters (``…`` marks a cut), produced lazily:
+    a huge or deeply shared value is never serialised whole."""
+    text = ""
+    for piece in _json_pieces(value):
+        text += piece
+        if len(text) > limit:
+            return text[: limit - 1] + "…"
+    return text
+
+
+def _json_pieces(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            yield (", " if index else "") + json.dumps(str(key)[:MAX_SHOWN_VALUE]) + ": "
+            yield from _json_pieces(item)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ", "
+            yield from _json_pieces(item)
+        yield "]"
+    elif isinstance(value, str):
+        yield json.dumps(value[: MAX_SHOWN_VALUE + 1])
+    else:
+        yield json.dumps(value, default=str)[: MAX_SHOWN_VALUE + 1]
+
+
+class _RefusedYamlError(yaml.MarkedYAMLError):
+    """YAML we do not accept in a configuration (aliases, anchors, deep nesting)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases (an alias bomb expands exponentially
+    when validated or shown) and nesting deeper than :data:`MAX_CONFIG_DEPTH`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _RefusedYamlError(
+                problem="uses a YAML anchor or alias (& or *), which is not allowed",
+                problem_mark=event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_CONFIG_DEPTH:
+                raise _RefusedYamlError(
+                    problem=f"is nested deeper than {MAX_CONFIG_DEPTH} levels",
+                    problem_mark=event.start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise ConfigError("(file)", f"is larger than {MAX_CONFIG_BYTES // 1024} KiB", source)
+    loader = _BoundedLoader(text)
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
+        return loader.get_single_data()
+    except _RefusedYamlError as exc:
+        raise ConfigError("(file)", f"{exc.problem} ({_where(exc)})", source) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "unknown position"
-        raise ConfigError("(file)", f"not valid YAML at {where}", source) from exc
+        raise ConfigError("(file)", f"not valid YAML at {_where(exc)}", source) from None
+    finally:
+        loader.dispose()
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}" if mark is not None else "unknown position"
+
+
+def parse_layer(text: str, source: str) -> dict[str, Any]:
+    """Parse one YAML layer into a mapping, or raise ConfigError. The text is untrusted (the
+    repository's file comes from the PR head): its size, nesting and anchors are bounded."""
+    data = _load_yaml(text, source) if text.strip() else {}
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -211,7 +294,7 @@ def parse_layer(text: str, source: str) -> dict[str, Any]:
     try:
         ReviewConfig.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, source) from exc
+        raise _first_error(exc, source) from None
     return data
 
 
@@ -233,7 +316,7 @@ def resolve_config(layers: list[tuple[str, str]]) -> ReviewConfig:
     try:
         return ReviewConfig.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, "merged configuration") from exc
+        raise _first_error(exc, "merged configuration") from None
 
 
 def json_schema() -> dict[str, Any]:

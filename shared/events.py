@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.paths import contained, safe_id
+
 Status = Literal["started", "completed", "failed", "skipped", "dispatched", "stale"]
 
 
@@ -23,8 +25,8 @@ class StageEvent(BaseModel):
 
 class EventLog:
     def __init__(self, root: Path, run_id: str) -> None:
-        self.path = root / run_id / "events.jsonl"
-        self.run_id = run_id
+        self.run_id = safe_id(run_id, "run id")
+        self.path = contained(root, self.run_id, "events.jsonl")
 
     def emit(self, stage: str, status: Status, detail: str = "") -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

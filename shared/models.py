@@ -10,9 +10,21 @@ import re
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-_GITHUB_REPO = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
+# GitHub's rules: an owner is 1-39 letters, digits or hyphens, not starting or ending with a
+# hyphen; a repository name is 1-100 of [A-Za-z0-9._-] and not `.` or `..`
+_GITHUB_REPO = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/(?!\.\.?\Z)[A-Za-z0-9._-]{1,100}"
+)
+# GitHub's PR numbers are int32; other ids (installations) int64
+MAX_PR_NUMBER = 2**31 - 1
+MAX_GITHUB_ID = 2**63 - 1
+
+
+def is_github_repository(full_name: str) -> bool:
+    """``owner/name`` by GitHub's naming rules."""
+    return _GITHUB_REPO.fullmatch(full_name) is not None
 
 
 class Frozen(BaseModel):
@@ -61,13 +73,14 @@ class ReviewTarget(Frozen):
     repository: str
     base_ref: str | None = None
     head_ref: str | None = None
-    pr_number: int | None = Field(default=None, ge=1)
-    installation_id: int | None = Field(default=None, ge=1)
+    # strict: a float, bool or numeric string is refused, never coerced
+    pr_number: StrictInt | None = Field(default=None, ge=1, le=MAX_PR_NUMBER)
+    installation_id: StrictInt | None = Field(default=None, ge=1, le=MAX_GITHUB_ID)
 
     @model_validator(mode="after")
     def _check_provider_fields(self) -> "ReviewTarget":
         if self.provider == "github":
-            if not _GITHUB_REPO.fullmatch(self.repository):
+            if not is_github_repository(self.repository):
                 raise ValueError(f"a GitHub repository is `owner/name`, got {self.repository!r}")
             if self.pr_number is None:
                 raise ValueError("a GitHub target needs `pr_number`")

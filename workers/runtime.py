@@ -22,6 +22,7 @@ from shared.events import EventLog, Status
 from shared.git.base import GitHost
 from shared.git.factory import open_host
 from shared.models import BranchOutcome, ReviewTarget
+from shared.paths import safe_id
 from workers.settings import WorkerSettings
 
 logger = logging.getLogger("reviewflow.workers")
@@ -61,7 +62,8 @@ settings = current_settings
 def run_id_of(task_variables: Variables, process_instance_id: str) -> str:
     """One id per review run: the process instance (or the id the starter gave), with the
     round appended when a push during a run made the instance review again."""
-    base = str(task_variables.get("reviewRunId") or process_instance_id)
+    given = task_variables.get("reviewRunId")
+    base = safe_id(process_instance_id if given is None else given, "reviewRunId")
     round_ = int(task_variables.get("reviewRound") or 1)
     return base if round_ <= 1 else f"{base}-r{round_}"
 

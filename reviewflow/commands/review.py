@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from reviewflow.engine.connect import open_engines, start_lock_dir
+from reviewflow.commands._settings import load_settings, open_engines_or_exit
+from reviewflow.engine.connect import start_lock_dir
 from reviewflow.engine.local import EngineError, LocalEngine
 from reviewflow.engine.port import EnginePort
 from reviewflow.review import ReviewRun, github_target, local_target, review_with_workers
@@ -37,7 +38,7 @@ def start_local_engine() -> tuple[str, str]:
 
 
 def engines_for_cli() -> list[EnginePort]:
-    return open_engines(start_local_engine, lock_dir=start_lock_dir())
+    return open_engines_or_exit(start_local_engine, lock_dir=start_lock_dir())
 
 
 def _show_event(event: StageEvent) -> None:
@@ -112,7 +113,7 @@ def review(
             raise ValueError("give either a repository PATH or --github owner/name#number")
         if github is not None:
             target = github_target(github)
-            GitHubSettings().require_credentials()
+            load_settings(GitHubSettings).require_credentials()
         else:
             assert path is not None
             target = local_target(path, base, head)

@@ -8,10 +8,10 @@ import os
 
 import typer
 import uvicorn
-from pydantic import ValidationError
 
-from reviewflow.commands.worker import _local_engine, _settings_error
-from reviewflow.engine.connect import open_engines, start_lock_dir
+from reviewflow.commands._settings import open_engines_or_exit
+from reviewflow.commands.worker import local_engine_urls
+from reviewflow.engine.connect import start_lock_dir
 from reviewflow.review import deploy as deploy_process
 from reviewflow.webhook import DEFAULT_CONTEXT, create_app, engine_publisher
 from shared.ingress import SECRET_ENV
@@ -34,12 +34,7 @@ def serve(
     if not secret:
         typer.echo(f"error: set {SECRET_ENV} to the GitHub webhook's secret", err=True)
         raise typer.Exit(2)
-
-    try:
-        engine = open_engines(_local_engine, lock_dir=start_lock_dir())[0]
-    except (ValidationError, ValueError) as exc:
-        typer.echo(f"error: invalid engine settings: {_settings_error(exc)}", err=True)
-        raise typer.Exit(2) from None
+    engine = open_engines_or_exit(local_engine_urls, lock_dir=start_lock_dir())[0]
 
     async def go() -> None:
         try:

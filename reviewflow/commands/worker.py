@@ -1,41 +1,42 @@
-"""``reviewflow worker light|heavy|all``: serve job types until interrupted."""
+"""``reviewflow worker light|heavy|all``: serve topics until interrupted."""
 
 import asyncio
 import contextlib
 import logging
 
 import typer
-from pydantic import ValidationError
 
-from reviewflow.engine.connect import open_engines
+from reviewflow.commands._settings import load_settings, open_engines_or_exit
 from reviewflow.engine.local import LocalEngine
+from shared.git.github_api import GitHubSettings
+from shared.llm.settings import LlmSettings
 from workers.main import run_workers
+from workers.settings import WorkerSettings
 
 GROUPS = {"light": {"light"}, "heavy": {"heavy"}, "all": {"light", "heavy"}}
 
 
-def _local_engine() -> tuple[str, str]:
-    """The local engine's URLs; the worker does not start it (``reviewflow engine up``)."""
+def local_engine_urls() -> tuple[str, str]:
+    """The local engine's URLs; a worker does not start it (``reviewflow engine up``)."""
     engine = LocalEngine()
     return engine.rest_url, engine.cockpit_url
 
 
 def worker(
     group: str = typer.Argument(..., help="light, heavy or all"),
-    only: list[str] = typer.Option([], "--only", help="Serve only these job types (repeatable)."),
+    only: list[str] = typer.Option([], "--only", help="Serve only these topics (repeatable)."),
 ) -> None:
     """Run external-task workers against REVIEWFLOW_ENGINE_URL (comma-separated for several
     engine nodes; default: the local engine), or ZEEBE_ADDRESS for a Camunda 8 cluster."""
     if group not in GROUPS:
         raise typer.BadParameter(f"unknown group {group!r}: use light, heavy or all")
+    # the stages read these later; an invalid one is reported now, as one line
+    for kind in (WorkerSettings, LlmSettings, GitHubSettings):
+        load_settings(kind)
+    engines = open_engines_or_exit(local_engine_urls)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        engines = open_engines(_local_engine)
-    except (ValidationError, ValueError) as exc:
-        typer.echo(f"error: invalid engine settings: {_settings_error(exc)}", err=True)
-        raise typer.Exit(2) from None
 
     async def go() -> None:
         try:
@@ -46,14 +47,6 @@ def worker(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
-
-
-def _settings_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-    return str(exc)
 
 
 def register(app: typer.Typer) -> None:

@@ -28,6 +28,7 @@ DEFAULT_LOCAL_ADDRESS = "127.0.0.1:26500"
 
 
 class ClusterSettings(BaseSettings):
+    # hide_input_in_errors: a validation error would otherwise print the inputs, secret included
     model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     zeebe_address: str | None = Field(default=None, validation_alias="ZEEBE_ADDRESS")

@@ -11,6 +11,7 @@
   optional pyzeebe adapter (:mod:`reviewflow.engine.zeebe`). Nothing local starts then.
 """
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,6 +92,11 @@ def open_engines(
     """The engine ports to use. ``start_local`` brings the local engine up (or finds it) and
     returns its REST and Cockpit URLs; it is only called when nothing else is configured."""
     settings = EngineSettings()
+    if any(name.startswith("ZEEBE_") and value.strip() for name, value in os.environ.items()):
+        # half-configured Camunda 8 settings are an error, not silently ignored
+        from reviewflow.engine.cluster import ClusterSettings
+
+        ClusterSettings()
     if settings.uses_zeebe:
         try:
             from reviewflow.engine.zeebe import zeebe_engine

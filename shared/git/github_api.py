@@ -28,6 +28,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.git.base import GitHostError
+from shared.redact import redact
 from shared.settings_util import blank_is_unset, blank_secret_is_unset
 
 logger = logging.getLogger("reviewflow.github")
@@ -39,11 +40,18 @@ PER_PAGE = 100
 SECONDARY_DEFAULT_WAIT = 60.0
 
 
+# longest error text kept from a GitHub answer
+MAX_ERROR_TEXT = 600
+
+
 class GitHubError(GitHostError):
-    """A GitHub call failed; ``status`` is the HTTP status (0 when there was no answer)."""
+    """A GitHub call failed; ``status`` is the HTTP status (0 when there was no answer).
+
+    The message is redacted (credential shapes: tokens, JWTs, an echoed Authorization
+    header) and cut; :class:`GitHubApi` also redacts the exact values it holds."""
 
     def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
+        super().__init__(redact(message, limit=MAX_ERROR_TEXT))
         self.status = status
 
 
@@ -71,7 +79,12 @@ class GitHubSettings(BaseSettings):
     """Where GitHub is and how we authenticate, from ``REVIEWFLOW_GITHUB_*``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="REVIEWFLOW_GITHUB_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="REVIEWFLOW_GITHUB_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        # a validation error never prints its input (the token or the App key)
+        hide_input_in_errors=True,
     )
 
     api_url: str = "https://api.github.com"
@@ -258,6 +271,16 @@ class GitHubApi:
                 self._login = str(self.get_json("/user")["login"])
         return self._login
 
+    def _redact(self, text: str) -> str:
+        """``text`` without any credential this connection holds (token, installation token,
+        App key) or anything credential-shaped."""
+        held = [self._token.value if self._token is not None else None]
+        if self.settings.token is not None:
+            held.append(self.settings.token.get_secret_value())
+        if self.settings.app_private_key is not None:
+            held.append(self.settings.app_private_key.get_secret_value())
+        return redact(text, held, limit=MAX_ERROR_TEXT)
+
     # ---- requests ---------------------------------------------------------------------
     def request(
         self,
@@ -303,8 +326,10 @@ class GitHubApi:
             if wait is not None:
                 if wait > self.settings.max_wait_seconds:
                     raise RateLimitedError(
-                        f"GitHub rate limit on {method} {_path_only(path)}: retry in "
-                        f"{wait:.0f} s ({_message(response)})",
+                        self._redact(
+                            f"GitHub rate limit on {method} {_path_only(path)}: retry in "
+                            f"{wait:.0f} s ({_message(response)})"
+                        ),
                         wait=wait,
                         status=response.status_code,
                     )
@@ -321,7 +346,7 @@ class GitHubApi:
                 if server_failures <= self.settings.server_retries:
                     self._sleep(min(2.0**server_failures, 30.0))
                     continue
-            raise _error_for(method, path, response)
+            raise _error_for(method, path, response, self._redact)
 
     def _note_budget(self, response: httpx.Response) -> None:
         """After the last call of the budget, hold the next until the window resets."""
@@ -392,7 +417,9 @@ class GitHubApi:
         data = response.json()
         if data.get("errors"):
             messages = "; ".join(str(e.get("message", e)) for e in data["errors"])
-            raise GitHubError(f"GitHub GraphQL error: {messages}", response.status_code)
+            raise GitHubError(
+                self._redact(f"GitHub GraphQL error: {messages}"), response.status_code
+            )
         return data["data"]
 
 
@@ -425,9 +452,11 @@ def _path_only(path: str) -> str:
     return path.split("?", 1)[0]
 
 
-def _error_for(method: str, path: str, response: httpx.Response) -> GitHubError:
+def _error_for(
+    method: str, path: str, response: httpx.Response, scrub: Callable[[str], str] = redact
+) -> GitHubError:
     status = response.status_code
-    text = f"GitHub {method} {_path_only(path)}: {status} {_message(response)}"
+    text = scrub(f"GitHub {method} {_path_only(path)}: {status} {_message(response)}")
     if status == 401:
         return GitHubAuthError(text, status)
     if status == 404:

@@ -2,11 +2,15 @@
 the review written to a report on disk instead of a pull request.
 
 Refs and paths from the user are passed to git as separate arguments after
-``--end-of-options``; nothing ever goes through a shell.
+``--end-of-options``; nothing ever goes through a shell. Paths are literal (never pathspec
+magic or globs), read NUL-separated (``-z``) and decoded with ``surrogateescape``: a name that
+is not UTF-8 never crashes a review; it is skipped with a logged reason.
 """
 
 import fcntl
 import json
+import logging
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +26,7 @@ from shared.git.base import (
     PostedComment,
     post_each,
 )
+from shared.logsafe import loggable
 from shared.models import (
     ChangedFile,
     CommitInfo,
@@ -31,6 +36,9 @@ from shared.models import (
     ReviewTarget,
     Verdict,
 )
+from shared.paths import contained
+
+logger = logging.getLogger("reviewflow.git.local")
 
 _STATUS = {
     "A": FileStatus.ADDED,
@@ -48,18 +56,45 @@ class LocalGitError(GitHostError):
     pass
 
 
-def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def _git(
+    repo: Path, *args: str, check: bool = True, stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
     proc = subprocess.run(
         ["git", "-C", str(repo), "-c", "core.quotepath=off", *args],
+        input=stdin,
         capture_output=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
+        # paths after `--` are file names, never pathspec magic or globs (`*.py` is a name)
+        env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"},
     )
     if check and proc.returncode != 0:
         raise LocalGitError(
             f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()[:300]}"
         )
     return proc
+
+
+def _names(out: bytes) -> list[str]:
+    """NUL-separated git output as names; bytes that are not UTF-8 survive as surrogates
+    (``os.fsencode`` gives them back)."""
+    return [name for name in out.decode("utf-8", "surrogateescape").split("\0") if name]
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _skip_non_utf8(names: list[str], what: str) -> list[str]:
+    kept = [name for name in names if _is_utf8(name)]
+    for name in names:
+        if not _is_utf8(name):
+            logger.warning("%s: skipping %s, its name is not UTF-8", what, loggable(name))
+    return kept
 
 
 def _safe_ref(ref: str) -> str:
@@ -76,7 +111,7 @@ class LocalGitHost:
             raise ValueError("LocalGitHost needs a local target")
         self.target = target
         self.repo = Path(target.repository)
-        self.state_dir = state_root / "targets" / target.key.replace(":", "-")
+        self.state_dir = contained(state_root, "targets", target.key.replace(":", "-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
     # ---- reading -----------------------------------------------------------------
@@ -137,23 +172,14 @@ class LocalGitHost:
 
     def changed_files(self, base_sha: str, head_sha: str) -> list[ChangedFile]:
         base, head = _safe_ref(base_sha), _safe_ref(head_sha)
-        status = _git(self.repo, "diff", "--name-status", "-z", "-M", base, head).stdout.decode()
-        numstat = _git(self.repo, "diff", "--numstat", "-z", "-M", base, head).stdout.decode()
-        counts = _parse_numstat(numstat)
+        status = _git(self.repo, "diff", "--name-status", "-z", "-M", base, head).stdout
+        numstat = _git(self.repo, "diff", "--numstat", "-z", "-M", base, head).stdout
+        counts = _parse_numstat(numstat.decode("utf-8", "surrogateescape"))
         files: list[ChangedFile] = []
-        fields = status.split("\0")
-        i = 0
-        while i < len(fields) - 1:
-            code = fields[i]
-            if not code:
-                break
-            letter = code[0]
-            if letter in "RC":
-                old, new = fields[i + 1], fields[i + 2]
-                i += 3
-            else:
-                old, new = fields[i + 1], fields[i + 1]
-                i += 2
+        for letter, old, new in _parse_name_status(status):
+            if not (_is_utf8(old) and _is_utf8(new)):
+                logger.warning("changed files: skipping %s, its name is not UTF-8", loggable(new))
+                continue
             added, deleted, binary = counts.get(new, (0, 0, False))
             patch = ""
             if letter != "D" and not binary:
@@ -181,40 +207,46 @@ class LocalGitHost:
         return proc.stdout.decode(errors="replace")
 
     def read_files(self, paths: list[str], ref: str) -> dict[str, str]:
-        """Many files at one ref in one git process (``cat-file --batch``); binary and
-        oversized files are left out."""
+        """Many files at one ref: names resolved to blobs from one ``ls-tree -z`` listing,
+        contents from one ``cat-file --batch`` by object id (no path ever goes through the
+        line-based batch protocol). Missing, binary and oversized files are left out."""
         if not paths:
             return {}
-        ref = _safe_ref(ref)
-        request = "".join(f"{ref}:{p}\n" for p in paths if "\n" not in p).encode()
-        proc = subprocess.run(
-            ["git", "-C", str(self.repo), "cat-file", "--batch"],
-            input=request,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-        out = proc.stdout
+        blobs = self._blobs(_safe_ref(ref))
+        wanted = {
+            path: blobs[path]
+            for path in dict.fromkeys(paths)
+            if path in blobs and blobs[path][1] <= MAX_FILE_BYTES
+        }
+        contents = self._cat_blobs(sorted({oid for oid, _ in wanted.values()}))
         result: dict[str, str] = {}
-        pos = 0
-        for path in paths:
-            end = out.find(b"\n", pos)
-            if end < 0:
-                break
-            header = out[pos:end].split()
-            pos = end + 1
-            if len(header) < 3 or header[1] == b"missing":
-                continue
-            size = int(header[2])
-            data = out[pos : pos + size]
-            pos += size + 1
-            if size <= MAX_FILE_BYTES and b"\0" not in data[:8000]:
+        for path, (oid, _) in wanted.items():
+            data = contents.get(oid)
+            if data is not None and b"\0" not in data[:8000]:
                 result[path] = data.decode(errors="replace")
         return result
 
+    def _blobs(self, ref: str) -> dict[str, tuple[str, int]]:
+        """Every blob at ``ref``: path → (object id, size)."""
+        out = _git(self.repo, "ls-tree", "-r", "-l", "-z", "--full-tree", ref).stdout
+        blobs: dict[str, tuple[str, int]] = {}
+        for entry in _names(out):
+            meta, _, path = entry.partition("\t")
+            fields = meta.split()
+            if len(fields) == 4 and fields[1] == "blob" and fields[3].isdigit():
+                blobs[path] = (fields[2], int(fields[3]))
+        return blobs
+
+    def _cat_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        if not oids:
+            return {}
+        request = "".join(f"{oid}\n" for oid in oids).encode()
+        out = _git(self.repo, "cat-file", "--batch", stdin=request, timeout=300).stdout
+        return _parse_batch(out)
+
     def list_files(self, ref: str) -> list[str]:
-        out = _git(self.repo, "ls-tree", "-r", "--name-only", "-z", _safe_ref(ref)).stdout.decode()
-        return [p for p in out.split("\0") if p]
+        out = _git(self.repo, "ls-tree", "-r", "--name-only", "-z", _safe_ref(ref)).stdout
+        return _skip_non_utf8(_names(out), "file list")
 
     # ---- state and output ----------------------------------------------------------
     @contextmanager
@@ -329,6 +361,40 @@ class LocalGitHost:
         for verdict in state["verdicts"][-1:]:
             lines += [f"## Verdict: {verdict['verdict']}", verdict["body"], ""]
         (self.state_dir / "report.md").write_text("\n".join(lines))
+
+
+def _parse_name_status(out: bytes) -> list[tuple[str, str, str]]:
+    """``diff --name-status -z`` as (status letter, old path, new path)."""
+    fields = out.decode("utf-8", "surrogateescape").split("\0")
+    entries: list[tuple[str, str, str]] = []
+    i = 0
+    while i < len(fields) - 1 and fields[i]:
+        letter = fields[i][0]
+        if letter in "RC":
+            entries.append((letter, fields[i + 1], fields[i + 2]))
+            i += 3
+        else:
+            entries.append((letter, fields[i + 1], fields[i + 1]))
+            i += 2
+    return entries
+
+
+def _parse_batch(out: bytes) -> dict[str, bytes]:
+    """``cat-file --batch`` answers (``<oid> <type> <size>`` + content, or ``<oid> missing``)."""
+    contents: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(out):
+        end = out.find(b"\n", pos)
+        if end < 0:
+            break
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3 or not header[2].isdigit():
+            continue  # "<oid> missing" (or ambiguous): no content follows
+        size = int(header[2])
+        contents[header[0].decode()] = out[pos : pos + size]
+        pos += size + 1
+    return contents
 
 
 def _parse_numstat(text: str) -> dict[str, tuple[int, int, bool]]:

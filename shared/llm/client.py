@@ -52,6 +52,7 @@ from shared.llm.prompts import (
 )
 from shared.llm.settings import LlmSettings
 from shared.models import Category, ChangedFile, PrFinding, Suggestion
+from shared.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -394,8 +395,9 @@ class LlmReviewer:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._secret, "[redacted]") if self._secret else text
+    def _redact(self, text: str, limit: int | None = None) -> str:
+        """``text`` without the API key or anything credential-shaped (redacted, then cut)."""
+        return redact(text, [self._secret], limit=limit)
 
     def _drop(self, where: str, kind: str, reason: str) -> None:
         self._drops[reason] += 1
@@ -507,7 +509,7 @@ class LlmReviewer:
         except openai.APIStatusError as exc:
             status = exc.status_code
             return _Failure(
-                self._redact(f"HTTP {status}: {exc.message}"[:300]),
+                self._redact(f"HTTP {status}: {exc.message}", limit=300),
                 retryable=status in _RETRYABLE_STATUS or status >= 500,
                 retry_after=parse_retry_after(exc.response.headers),
             )
@@ -517,7 +519,7 @@ class LlmReviewer:
                 retryable=True,
             )
         except openai.APIError as exc:
-            return _Failure(self._redact(f"API error: {exc.message}"[:300]), retryable=True)
+            return _Failure(self._redact(f"API error: {exc.message}", limit=300), retryable=True)
         except json.JSONDecodeError:
             return _Failure("malformed response body (not JSON)", retryable=True)
         log.debug("LLM request answered in %.2fs", time.monotonic() - started)

@@ -14,7 +14,10 @@ from shared.settings_util import blank_is_unset, blank_secret_is_unset
 class LlmSettings(BaseSettings):
     """Any OpenAI-compatible endpoint: base URL + key + model name."""
 
-    model_config = SettingsConfigDict(env_prefix="REVIEWFLOW_LLM_", extra="ignore", frozen=True)
+    # a validation error never prints its input (the API key)
+    model_config = SettingsConfigDict(
+        env_prefix="REVIEWFLOW_LLM_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     base_url: str | None = None
     api_key: SecretStr | None = None

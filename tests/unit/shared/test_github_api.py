@@ -268,3 +268,94 @@ def test_blank_settings_from_compose_mean_unset(monkeypatch: pytest.MonkeyPatch)
     assert (settings.app_id, settings.token, settings.bot_login) == (None, None, None)
     with pytest.raises(GitHubAuthError):
         settings.require_credentials()
+
+
+# ---- error bodies that echo credentials --------------------------------------------------
+
+ECHO_TOKEN = "ghp_EchoedToken1234567890abcdefABCDEFgh"
+
+
+def echo_authorization(status: int, as_json: bool = True, **headers: str) -> Handler:
+    """A proxy that answers ``status`` with the request's Authorization header in its body."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        auth = request.headers.get("authorization", "")
+        if as_json:
+            body = {"message": f"proxy rejected Authorization: {auth}", "errors": [auth]}
+            return httpx.Response(status, json=body, headers=headers)
+        return httpx.Response(status, text=f"<html>denied {auth} (raw {auth[7:]})</html>")
+
+    return handler
+
+
+def assert_redacted(error: Exception, *secrets: str) -> None:
+    text = f"{error} {error!r} {error.args}"
+    for secret in secrets:
+        assert secret not in text
+        assert secret[-8:] not in text
+    assert "[redacted]" in text
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 500, 502])
+@pytest.mark.parametrize("as_json", [True, False])
+def test_an_error_body_echoing_the_token_is_redacted(status: int, as_json: bool) -> None:
+    api, _ = make(echo_authorization(status, as_json), token=ECHO_TOKEN, server_retries=0)
+    with pytest.raises(GitHubError) as caught:
+        api.get_json("/repos/octo/hello")
+    assert caught.value.status == status
+    assert_redacted(caught.value, ECHO_TOKEN)
+
+
+def test_a_rate_limit_message_echoing_the_token_is_redacted() -> None:
+    api, _ = make(echo_authorization(429, **{"retry-after": "3600"}), token=ECHO_TOKEN)
+    with pytest.raises(RateLimitedError) as caught:
+        api.get_json("/repos/octo/hello")
+    assert_redacted(caught.value, ECHO_TOKEN)
+
+
+def test_graphql_errors_echoing_the_token_are_redacted() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        auth = request.headers["authorization"]
+        return httpx.Response(200, json={"errors": [{"message": f"bad {auth}"}], "data": None})
+
+    api, _ = make(handler, token=ECHO_TOKEN)
+    with pytest.raises(GitHubError) as caught:
+        api.graphql("query { viewer { login } }", {})
+    assert_redacted(caught.value, ECHO_TOKEN)
+
+
+def test_app_jwt_and_installation_token_echoes_are_redacted() -> None:
+    private, _public = rsa_pair()
+    install = "ghs_InstallationToken0123456789abcdefXY"
+    seen_jwt: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        auth = request.headers["authorization"].removeprefix("Bearer ")
+        if request.url.path == "/app/installations/7/access_tokens":
+            expires = "2027-01-15T08:00:00Z"
+            return httpx.Response(201, json={"token": install, "expires_at": expires})
+        if request.url.path == "/app":
+            seen_jwt.append(auth)
+            return httpx.Response(401, text=f"jwt {auth} refused; raw={auth}")
+        return httpx.Response(403, json={"message": f"echo {auth}"})
+
+    clock = Clock()
+    clock.now = 1_780_000_000.0
+    api, _ = make(handler, clock, token=None, app_id=42, app_private_key=private)
+    api.installation_id = 7
+    with pytest.raises(GitHubError) as caught:
+        api.get_json("/repos/octo/hello")
+    assert_redacted(caught.value, install)
+    with pytest.raises(GitHubAuthError) as refused:
+        api.login()
+    assert_redacted(refused.value, seen_jwt[0])
+
+
+def test_a_huge_error_body_is_cut() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text="x" * 100_000)
+
+    api, _ = make(handler)
+    with pytest.raises(GitHubError) as caught:
+        api.get_json("/repos/octo/hello")
+    assert len(str(caught.value)) < 700

@@ -1,3 +1,4 @@
+import os
 import subprocess
 from pathlib import Path
 
@@ -82,3 +83,96 @@ def test_state_comments_verdict_and_report(repo: Path, tmp_path: Path) -> None:
     assert h.last_reviewed_commit() == "abc"
     report = (h.state_dir / "report.md").read_text()
     assert "a.py:2" in report and report.count("Verdict: comment") == 1
+
+
+# ---- awkward file names ---------------------------------------------------------------
+
+AWKWARD = {
+    "new\nline.py": "first = 1\n",
+    "after.py": "second = 2\n",
+    "tab\there.py": "third = 3\n",
+    "with space.py": "fourth = 4\n",
+    "-dash.py": "fifth = 5\n",
+    '"quoted".py': "sixth = 6\n",
+    "*.py": "seventh = 7\n",
+    "dir/inner.py": "eighth = 8\n",
+}
+
+
+@pytest.fixture
+def awkward(repo: Path) -> Path:
+    git(repo, "checkout", "-q", "feature")
+    for name, text in AWKWARD.items():
+        (repo / name).parent.mkdir(exist_ok=True)
+        (repo / name).write_text(text)
+    (repo / "binary.bin").write_bytes(b"\0\1\2" * 10)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Awkward names")
+    return repo
+
+
+def test_read_files_keeps_every_name_with_its_own_content(awkward: Path, tmp_path: Path) -> None:
+    h = host(awkward, tmp_path)
+    head = git(awkward, "rev-parse", "feature")
+    assert h.read_files(list(AWKWARD), head) == AWKWARD
+
+
+def test_read_files_leaves_out_missing_binary_and_directory_paths(
+    awkward: Path, tmp_path: Path
+) -> None:
+    h = host(awkward, tmp_path)
+    head = git(awkward, "rev-parse", "feature")
+    asked = ["no such file.py", "missing\nfile.py", "binary.bin", "dir", "after.py", ""]
+    assert h.read_files(asked, head) == {"after.py": "second = 2\n"}
+
+
+def test_read_files_leaves_out_oversized_files(repo: Path, tmp_path: Path) -> None:
+    git(repo, "checkout", "-q", "feature")
+    (repo / "big.py").write_text("x = 1\n" * 200_000)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Big")
+    h = host(repo, tmp_path)
+    head = git(repo, "rev-parse", "feature")
+    assert h.read_files(["big.py", "a.py"], head) == {"a.py": "x = 1\ny = 2\n"}
+
+
+def test_changed_files_of_awkward_names_are_diffed_by_their_own_path(
+    awkward: Path, tmp_path: Path
+) -> None:
+    h = host(awkward, tmp_path)
+    base, head = git(awkward, "rev-parse", "main"), git(awkward, "rev-parse", "feature")
+    files = {f.path: f for f in h.changed_files(base, head)}
+    for name, text in AWKWARD.items():
+        assert files[name].status is FileStatus.ADDED
+        assert files[name].patch.endswith(f"+{text}"), (name, files[name].patch)
+        assert files[name].additions == 1
+
+
+NON_UTF8 = os.fsdecode(b"caf\xe9.py")
+
+
+@pytest.fixture
+def latin1_named(repo: Path) -> Path:
+    git(repo, "checkout", "-q", "feature")
+    (repo / NON_UTF8).write_text("menu = 1\n")
+    (repo / "fine.py").write_text("ok = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "A file name that is not UTF-8")
+    return repo
+
+
+def test_non_utf8_file_names_are_skipped_with_a_reason_not_a_crash(
+    latin1_named: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = host(latin1_named, tmp_path)
+    base = git(latin1_named, "rev-parse", "main")
+    head = git(latin1_named, "rev-parse", "feature")
+    with caplog.at_level("WARNING", logger="reviewflow.git.local"):
+        changed = {f.path for f in h.changed_files(base, head)}
+        listed = h.list_files(head)
+    assert changed == {"a.py", "old.py", "b.py", "fine.py"}
+    assert set(listed) == {"a.py", "b.py", "fine.py"}
+    assert any("not UTF-8" in r.getMessage() and "caf" in r.getMessage() for r in caplog.records)
+    # a name that is not UTF-8 can still be asked for: surrogate-escaped, as os.fsdecode gives
+    expected = {NON_UTF8: "menu = 1\n", "fine.py": "ok = 1\n"}
+    assert h.read_files([NON_UTF8, "fine.py"], head) == expected
