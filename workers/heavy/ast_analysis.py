@@ -6,12 +6,13 @@ from typing import Any
 
 from pyzeebe import ZeebeTaskRouter
 
-from shared.analysis.ast_report import analyze_change
 from shared.analysis.languages import detect_language
 from shared.artifacts import ArtifactStore
+from shared.config import ReviewConfig
 from shared.contract import HEAVY_BRANCHES
 from shared.git.factory import open_host
 from shared.models import BranchOutcome, ChangedFile, FileStatus, ReviewTarget
+from shared.stages.ast_stage import RUFF_CONFIG_FILES, ast_stage
 from shared.stages.preparation import changed_lines
 from workers.heavy.runtime import HeavyRuntime, dispatch_router
 from workers.runtime import StageContext, Variables
@@ -28,6 +29,7 @@ def compute_ast(
     from_sha: str,
     head_sha: str,
     attempt: int,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Runs in a worker process: everything it needs comes as plain arguments."""
     root = Path(state_dir)
@@ -40,7 +42,9 @@ def compute_ast(
     changed = {f.path for f in files}
     candidates = [p for p in host.list_files(head_sha) if p not in changed and detect_language(p)]
     repo_sources = host.read_files(candidates[:MAX_REPO_FILES], head_sha)
-    report = analyze_change(files, lines, base_sources, repo_sources)
+    repo_configs = host.read_files(list(RUFF_CONFIG_FILES), head_sha)
+    review_config = ReviewConfig.model_validate(config or {})
+    report = ast_stage(files, lines, base_sources, repo_sources, repo_configs, review_config)
     artifact = store.put(run_id, f"ast-{attempt}", report)
     return BranchOutcome(
         status="ok", artifact=artifact, items=len(report.affected_symbols)
@@ -57,6 +61,7 @@ def make_router(runtime: HeavyRuntime) -> ZeebeTaskRouter:
             v["commits"]["fromSha"],
             v["commits"]["headSha"],
             attempt,
+            v.get("config"),
         )
         loop = asyncio.get_running_loop()
         raw = await loop.run_in_executor(runtime.pool, compute_ast, *args)

@@ -2,9 +2,17 @@
 
 from pyzeebe import ZeebeTaskRouter
 
+from shared.analysis.ast_report import AstReport
 from shared.diff import parse_patch
 from shared.models import ChangedFile, DiscardedSuggestion
-from shared.stages.findings import FileReviewOutput, plan_inline_comments
+from shared.stages.findings import (
+    FileReviewOutput,
+    filter_suggestions,
+    merge_findings,
+    offline_self_check,
+    plan_inline_comments,
+)
+from shared.stages.preparation import RejectedKind
 from workers.runtime import StageContext, Variables, branch_outcome, config_of, stage_task
 
 JOB_TYPE = "reviewflow.create-file-comments"
@@ -26,13 +34,28 @@ def create_file_comments(ctx: StageContext, v: Variables) -> Variables:
     patches = {f.path: parse_patch(f.patch) for f in files}
     changed_now = {path: set(p.added) for path, p in patches.items()}
     existing = ctx.host.list_comments()
-    plan = plan_inline_comments(
-        list(review.suggestions), config_of(v), patches, existing, changed_now
-    )
+    config = config_of(v)
+    suggestions = list(review.suggestions)
+    held_back: list[DiscardedSuggestion] = []
+    ast = branch_outcome(v, "astOutcome")
+    if ast.status == "ok" and ast.artifact is not None:
+        # the analyzers' findings pass the per-file review's filter, then merge with its own:
+        # one comment per problem
+        report = ctx.store.get(ast.artifact, AstReport)
+        rejected = (
+            ctx.store.get(v["feedbackArtifact"], list[RejectedKind])
+            if v.get("feedbackArtifact")
+            else []
+        )
+        found, held_back = filter_suggestions(
+            report.analyzer_findings, config, changed_now, rejected, offline_self_check
+        )
+        suggestions = merge_findings(suggestions, found)
+    plan = plan_inline_comments(suggestions, config, patches, existing, changed_now)
     posted: list[str] = []
-    dropped = list(plan.dropped)
+    dropped = [*held_back, *plan.dropped]
     results = ctx.host.post_inline_comments([p.comment for p in plan.post], head)
-    by_fingerprint = {s.fingerprint: s for s in review.suggestions}
+    by_fingerprint = {s.fingerprint: s for s in suggestions}
     for planned, result in zip(plan.post, results, strict=True):
         if result.posted:
             posted.append(planned.fingerprint)
@@ -48,9 +71,7 @@ def create_file_comments(ctx: StageContext, v: Variables) -> Variables:
         ctx.host.resolve_comment(comment_id)
     ctx.host.record_reviewed_commit(head)
     already = [
-        s.fingerprint
-        for s in review.suggestions
-        if s.fingerprint in {c.fingerprint for c in existing}
+        s.fingerprint for s in suggestions if s.fingerprint in {c.fingerprint for c in existing}
     ]
     comments_id = ctx.store.put(
         ctx.run_id,
@@ -59,6 +80,8 @@ def create_file_comments(ctx: StageContext, v: Variables) -> Variables:
             "posted": posted,
             "already": already,
             "dropped": [d.model_dump(mode="json") for d in dropped],
+            # the per-file review's suggestions merged with the analyzers' (for the record)
+            "suggestions": [s.model_dump(mode="json") for s in suggestions],
         },
     )
     return {
