@@ -5,6 +5,7 @@ which is dropped with the rest of its record; only the plugin and the line survi
 """
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -12,6 +13,34 @@ from typing import Any
 
 from shared.analyzers.catalog import DOCS, SECRET_TYPES, Tool, rule_info
 from shared.models import Suggestion
+
+# rules that flag a secret in the source; their findings never carry the flagged text
+SECRET_RULES = frozenset({"S105", "S106", "S107"})
+# of those, the ones that go by the variable's name alone (not by the value's format)
+KEYWORD_SECRET_RULES = frozenset({"S105", "S106", "S107", "KeywordDetector"})
+_LITERAL = re.compile(r"""(["'`])((?:\\.|(?!\1).)*)\1""")
+_PLACEHOLDERS = ("changeme", "change_me", "example", "placeholder", "dummy", "redacted", "xxx")
+
+
+def plausible_secret(line: str) -> bool:
+    """Whether the string literals of a line flagged by name (``password = "..."``) hold
+    something that could be a real secret: not an environment variable's name, a URL, a
+    path, a template, a placeholder or a short word. Looked at here, never kept."""
+    for match in _LITERAL.finditer(line):
+        value = match.group(2)
+        lowered = value.lower()
+        if len(value) < 8 or any(char.isspace() for char in value):
+            continue
+        if lowered.startswith(("http://", "https://", "/", "./", "~")):
+            continue
+        if any(mark in value for mark in ("{", "}", "<", ">", "$", "%(")):
+            continue
+        if re.fullmatch(r"[A-Z0-9_]+", value) or re.fullmatch(r"[a-z_.\-]+", value):
+            continue
+        if re.fullmatch(r"(.)\1+", value) or any(word in lowered for word in _PLACEHOLDERS):
+            continue
+        return True
+    return False
 
 
 class ToolOutputError(ValueError):
@@ -233,6 +262,11 @@ def to_suggestion(
             start, end, replacement = first, last, text
     source_lines = content.split("\n")
     flagged = source_lines[anchor - 1] if anchor <= len(source_lines) else ""
+    if finding.rule in SECRET_RULES or finding.tool == "detect-secrets":
+        if finding.rule in KEYWORD_SECRET_RULES and not plausible_secret(flagged):
+            return None
+        # the fingerprint's key must not carry the secret: the line up to its first literal
+        flagged = re.split(r"[\"'`]", flagged, maxsplit=1)[0]
     return Suggestion(
         path=finding.path,
         start_line=start,
