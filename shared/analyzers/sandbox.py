@@ -1,21 +1,42 @@
 """Run one analyzer binary the safe way: an argument list (never a shell), the temporary tree
 as working directory, a minimal environment, no network where the kernel allows a private
 network namespace, a memory limit (RLIMIT_AS) and a timeout that kills the whole process group.
+
+``argv[0]`` must be an absolute path (it is exec'd as is, without a PATH search).
 """
 
-import ctypes
 import os
-import resource
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-_CLONE_NEWNET = 0x40000000
-_CLONE_NEWUSER = 0x10000000
-_LIBC = ctypes.CDLL(None, use_errno=True)
+# Sets the limits in a fresh interpreter, then becomes the tool (exec): no code runs between
+# fork and exec in the worker (``preexec_fn`` is unsafe in a process with threads). A private
+# network namespace has only a down loopback: no network at all. Root can make one directly,
+# others through a user namespace; where neither is allowed the tools still run (they are
+# offline by construction: no fetching, no verification calls).
+_LAUNCHER = """
+import ctypes, os, resource, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+libc = ctypes.CDLL(None, use_errno=True)
+uid, gid = os.getuid(), os.getgid()
+if libc.unshare(0x40000000) != 0 and libc.unshare(0x10000000 | 0x40000000) == 0:
+    # keep our own ids inside the user namespace, so the tree stays readable
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        try:
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
+        except OSError:
+            pass
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 @dataclass(frozen=True)
@@ -40,30 +61,19 @@ def minimal_env(home: Path) -> dict[str, str]:
     }
 
 
-def _limits(memory_bytes: int) -> None:
-    """Runs in the child between fork and exec."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # a private network namespace has only a down loopback: no network at all. Root can make
-    # one directly, others through a user namespace; where neither is allowed the tools still
-    # run (they are offline by construction: no fetching, no verification calls).
-    if _LIBC.unshare(_CLONE_NEWNET) != 0:
-        _LIBC.unshare(_CLONE_NEWUSER | _CLONE_NEWNET)
-
-
 def run_tool(
     argv: Sequence[str], cwd: Path, timeout_s: float, memory_mb: int, home: Path | None = None
 ) -> ToolResult:
     memory = memory_mb * 1024 * 1024
     started = time.monotonic()
+    launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(memory)]
     process = subprocess.Popen(  # an argument list of a pinned binary, no shell
-        list(argv),
+        [*launcher, *argv],
         cwd=cwd,
         env=minimal_env(home or cwd),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        preexec_fn=lambda: _limits(memory),  # the child runs no threads
         start_new_session=True,
     )
     try:
