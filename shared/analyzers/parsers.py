@@ -4,9 +4,10 @@ Pure functions. Nothing here keeps a secret's value: detect-secrets reports a ha
 which is dropped with the rest of its record; only the plugin and the line survive.
 """
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -280,3 +281,57 @@ def to_suggestion(
         doc_url=finding.doc_url,
         identity=f"{finding.tool}:{finding.rule}:{' '.join(flagged.split())}",
     )
+
+
+def rewrite_blocks(original: str, fixed: str) -> list[tuple[int, int, str]]:
+    """What a tool's in-place fix changed: ``(first, last, new_text)`` per changed block of
+    the original's lines, one line at a time where the fix kept the number of lines. Blocks
+    that only add or only remove lines are left out (no suggestion can show them as a
+    replacement of changed lines)."""
+    old_lines, new_lines = original.split("\n"), fixed.split("\n")
+    blocks: list[tuple[int, int, str]] = []
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "replace":
+            continue
+        if i2 - i1 == j2 - j1:
+            blocks += [(i1 + n + 1, i1 + n + 1, new_lines[j1 + n]) for n in range(i2 - i1)]
+        else:
+            blocks.append((i1 + 1, i2, "\n".join(new_lines[j1:j2])))
+    return blocks
+
+
+def attach_rewrites(
+    suggestions: Sequence[Suggestion],
+    contents: Mapping[str, str],
+    fixed: Mapping[str, str],
+    changed: Mapping[str, set[int]],
+) -> list[Suggestion]:
+    """Give a finding the tool's fix of its lines as a replacement, when the fix touches only
+    changed lines and no other finding of the tool shares them (one rewritten line holding two
+    fixes would undo one with the other)."""
+    out: list[Suggestion] = []
+    blocks = {
+        path: rewrite_blocks(contents[path], text)
+        for path, text in fixed.items()
+        if path in contents and text != contents[path]
+    }
+    for s in suggestions:
+        mine = [
+            b for b in blocks.get(s.path, []) if b[0] <= s.end_line and s.start_line <= b[1]
+        ]
+        if len(mine) != 1 or s.replacement is not None:
+            out.append(s)
+            continue
+        first, last, text = mine[0]
+        shared = any(
+            o is not s and o.path == s.path and o.start_line <= last and first <= o.end_line
+            for o in suggestions
+        )
+        lines = changed.get(s.path, set())
+        if shared or not text.strip() or not all(n in lines for n in range(first, last + 1)):
+            out.append(s)
+            continue
+        update = {"start_line": first, "end_line": last, "replacement": text}
+        out.append(s.model_copy(update=update))
+    return out

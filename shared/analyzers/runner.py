@@ -26,6 +26,7 @@ from shared.analyzers.catalog import TOOLS, Tool, known_rules, oxlint_rule_id
 from shared.analyzers.parsers import (
     ToolFinding,
     ToolOutputError,
+    attach_rewrites,
     parse_detect_secrets,
     parse_oxlint,
     parse_ruff,
@@ -218,6 +219,12 @@ class _Job:
         self.tool = tool
         self.argv = argv
         self.files = files
+        # oxlint: the files as its own fixes rewrite them (for replacements)
+        self.fixed: dict[str, str] = {}
+
+
+# oxlint's JSON output carries no fixes: a second run applies them to a copy of the files
+_OXLINT_FIX_FLAGS = ("--fix", "--fix-suggestions", "--fix-dangerously")
 
 
 def _jobs(
@@ -273,6 +280,27 @@ def _parse(
     return parse_detect_secrets(result.stdout)
 
 
+def _oxlint_fixed(
+    job: _Job, work: Path, contents: Mapping[str, str], limits: tuple[float, int, Path]
+) -> dict[str, str]:
+    """The JS/TS files after oxlint's own fixes (a copy: the tree stays as it was)."""
+    copy = work / "fixed"
+    write_tree(copy, {path: contents[path] for path in job.files})
+    argv = [a for a in job.argv if a not in ("--format", "json")]
+    files_at = len(argv) - len(job.files)
+    argv = [*argv[:files_at], *_OXLINT_FIX_FLAGS, *argv[files_at:]]
+    result = run_tool(argv, copy, *limits)
+    if result.timed_out:
+        return {}
+    fixed: dict[str, str] = {}
+    for path in job.files:
+        try:
+            fixed[path] = (copy / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    return fixed
+
+
 def _rule_filter(chosen: ToolSelection) -> Callable[[ToolFinding], bool]:
     def keep(finding: ToolFinding) -> bool:
         return chosen.applies(finding.path, finding.rule)
@@ -310,6 +338,8 @@ def run_analyzers(
                     ruff_config_text({}, selections["ruff"].run_rules)
                 )
                 result = run_tool(job.argv, tree, *limits)
+            if job.tool == "oxlint" and '"code"' in result.stdout and not result.timed_out:
+                job.fixed = _oxlint_fixed(job, work, contents, limits)
             return result
 
         with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
@@ -345,7 +375,7 @@ def run_analyzers(
             )
             continue
         keep = _rule_filter(selections[job.tool])
-        kept = 0
+        mine: list[Suggestion] = []
         for finding in raw_findings:
             suggestion = to_suggestion(
                 finding,
@@ -354,8 +384,11 @@ def run_analyzers(
                 keep,
             )
             if suggestion is not None:
-                findings.append(suggestion)
-                kept += 1
+                mine.append(suggestion)
+        if job.fixed:
+            mine = attach_rewrites(mine, contents, job.fixed, changed_lines)
+        findings += mine
+        kept = len(mine)
         runs.append(
             ToolRun(
                 tool=job.tool,

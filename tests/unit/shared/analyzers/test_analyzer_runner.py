@@ -12,10 +12,12 @@ from shared.analyzers.parsers import (
     Edit,
     ToolOutputError,
     apply_edits,
+    attach_rewrites,
     parse_detect_secrets,
     parse_oxlint,
     parse_ruff,
     plausible_secret,
+    rewrite_blocks,
 )
 from shared.analyzers.runner import (
     find_tool,
@@ -27,7 +29,7 @@ from shared.analyzers.runner import (
 from shared.analyzers.sandbox import minimal_env, run_tool
 from shared.analyzers.selection import rules_for_path, selection
 from shared.config import ConfigError, resolve_config
-from shared.models import ChangedFile, FileStatus, Suggestion
+from shared.models import Category, ChangedFile, FileStatus, Severity, Suggestion
 from tests.unit.shared.analysis.conftest import build_change
 
 
@@ -196,6 +198,47 @@ def test_apply_edits_returns_the_touched_rows_rewritten() -> None:
         2,
         "def f(a, b=None):\n    if b is None:\n        b = []\n    b.append(a)",
     )
+
+
+def test_rewrite_blocks_line_by_line_where_the_fix_keeps_the_line_count() -> None:
+    before = "a\nb == c\nd\ne == f\ng\n"
+    after = "a\nb === c\nd\ne === f\ng\n"
+    assert rewrite_blocks(before, after) == [(2, 2, "b === c"), (4, 4, "e === f")]
+    assert rewrite_blocks("a\nx\ny\nb\n", "a\nz\nb\n") == [(2, 3, "z")]
+    assert rewrite_blocks("a\ndebugger;\nb\n", "a\nb\n") == []  # a removal only
+
+
+def _finding(line: int, rule: str = "eslint/eqeqeq") -> Suggestion:
+    return Suggestion(
+        path="a.js",
+        start_line=line,
+        end_line=line,
+        category=Category.BUG,
+        severity=Severity.MEDIUM,
+        message="m",
+        rule=rule,
+        source="analyzer",
+    )
+
+
+def test_attach_rewrites_only_when_one_finding_owns_changed_lines() -> None:
+    before = "a\nb == c\nd == e; debugger;\nf == g\n"
+    after = "a\nb === c\nd === e; \nf === g\n"
+    findings = [_finding(2), _finding(3), _finding(3, "eslint/no-debugger"), _finding(4)]
+    changed = {"a.js": {1, 2, 3}}
+    out = attach_rewrites(findings, {"a.js": before}, {"a.js": after}, changed)
+    assert [(s.start_line, s.replacement) for s in out] == [
+        (2, "b === c"),
+        (3, None),  # two findings share the line
+        (3, None),
+        (4, None),  # line 4 is not part of the change
+    ]
+
+
+def test_oxlint_fixes_become_replacements() -> None:
+    js = "export function f(a) {\n  return a == 2;\n}\n"
+    (finding,) = _run({"web/a.js": js})
+    assert (finding.rule, finding.replacement) == ("eslint/eqeqeq", "  return a === 2;")
 
 
 @pytest.mark.parametrize(
