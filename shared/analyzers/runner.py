@@ -42,7 +42,14 @@ JS_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", "
 # files the repository's Ruff settings live in (read from the head, as data)
 RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 # the Ruff settings kept from the repository: what decides whether a finding is reported
-_RUFF_TOP_KEYS = ("target-version", "builtins", "per-file-ignores", "extend-per-file-ignores")
+_RUFF_TOP_KEYS = (
+    "target-version",
+    "builtins",
+    "exclude",
+    "extend-exclude",
+    "per-file-ignores",
+    "extend-per-file-ignores",
+)
 _RUFF_LINT_KEYS = (
     "ignore",
     "extend-ignore",
@@ -253,7 +260,8 @@ def _jobs(
         if tool == "ruff":
             config = tree / ".reviewflow-ruff.toml"
             config.write_text(ruff_config_text(ruff_settings, chosen.run_rules))
-            argv = [binary, "check", "--no-cache", "--config", str(config)]
+            # --force-exclude: the repository's `exclude` applies to files named on the line
+            argv = [binary, "check", "--no-cache", "--force-exclude", "--config", str(config)]
             argv += ["--output-format", "json", "--exit-zero", "--no-fix", "--", *files]
         elif tool == "oxlint":
             config = work / "oxlintrc.json"

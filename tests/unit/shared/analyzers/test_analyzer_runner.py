@@ -274,14 +274,18 @@ def test_ruff_config_keeps_the_repository_ignores_and_takes_our_selection() -> N
     assert '"scripts/*" = ["S602"]' in text
 
 
-def test_repository_noqa_and_per_file_ignores_are_honoured() -> None:
+def test_repository_noqa_per_file_ignores_and_excludes_are_honoured() -> None:
     shell = "import subprocess\n\n\ndef run(cmd):\n    subprocess.run(cmd, shell=True){}\n"
     files = {
         "scripts/deploy.py": shell.format(""),
         "app/run.py": shell.format(""),
         "app/quiet.py": shell.format("  # noqa: S602"),
     }
-    pyproject = "[tool.ruff.lint.per-file-ignores]\n'scripts/*' = ['S602']\n"
+    files["migrations/0001.py"] = shell.format("")
+    pyproject = (
+        "[tool.ruff]\nextend-exclude = ['migrations']\n"
+        "[tool.ruff.lint.per-file-ignores]\n'scripts/*' = ['S602']\n"
+    )
     findings = _run(files, repo_configs={"pyproject.toml": pyproject})
     assert [(s.path, s.rule) for s in findings] == [("app/run.py", "S602")]
 
