@@ -25,12 +25,6 @@ from shared.models import Category, Severity
 
 Tool = Literal["ruff", "oxlint", "detect-secrets"]
 TOOLS: tuple[Tool, ...] = ("ruff", "oxlint", "detect-secrets")
-# the key of each tool in .reviewflow.yml's `analyzers`
-CONFIG_KEYS: dict[Tool, str] = {
-    "ruff": "ruff",
-    "oxlint": "oxlint",
-    "detect-secrets": "detectSecrets",
-}
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 B, S, P, M = Category.BUG, Category.SECURITY, Category.PERFORMANCE, Category.MAINTAINABILITY
@@ -290,8 +284,6 @@ def rule_info(tool: Tool, rule: str, tool_message: str) -> RuleInfo:
         return RuleInfo(S, MED, message)
     if tool == "ruff" and rule.startswith(("ASYNC", "PERF")):
         return RuleInfo(P, MED, message)
-    if tool == "oxlint" and rule.startswith("react/"):
-        return RuleInfo(B, MED, message)
     return RuleInfo(B, MED, message)
 
 

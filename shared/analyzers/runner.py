@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from shared.analyzers.catalog import TOOLS, Tool, known_rules, oxlint_rule_id
+from shared.analyzers.catalog import TOOLS, Tool, known_rules
 from shared.analyzers.parsers import (
     ToolFinding,
     ToolOutputError,
@@ -33,7 +33,7 @@ from shared.analyzers.parsers import (
     to_suggestion,
 )
 from shared.analyzers.sandbox import ToolResult, run_tool
-from shared.analyzers.selection import ToolSelection, is_test_path, selection
+from shared.analyzers.selection import ToolSelection, selection
 from shared.config import ReviewConfig
 from shared.models import ChangedFile, FileStatus, Frozen, Suggestion
 
@@ -416,12 +416,3 @@ def dedupe(findings: Sequence[Suggestion]) -> list[Suggestion]:
         unique.setdefault((finding.path, finding.rule, finding.start_line), finding)
     return sorted(unique.values(), key=lambda s: (s.path, s.start_line, s.rule))
 
-
-__all__ = [
-    "AnalyzerReport",
-    "ToolRun",
-    "find_tool",
-    "is_test_path",
-    "oxlint_rule_id",
-    "run_analyzers",
-]
