@@ -90,7 +90,7 @@ def find_tool(tool: Tool) -> str | None:
     """The pinned binary: Ruff's own finder, else next to this interpreter, else on PATH."""
     if tool == "ruff":
         try:
-            from ruff.__main__ import find_ruff_bin
+            from ruff import find_ruff_bin
 
             return str(find_ruff_bin())
         except (ImportError, FileNotFoundError):
