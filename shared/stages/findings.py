@@ -337,6 +337,21 @@ def merge_findings(*sources: Iterable[Suggestion]) -> list[Suggestion]:
     return merged
 
 
+def with_analyzer_findings(
+    reviewed: Iterable[Suggestion],
+    analyzer: Iterable[Suggestion],
+    config: ReviewConfig,
+    added: dict[str, set[int]],
+    rejected: list[RejectedKind],
+) -> tuple[list[Suggestion], list[DiscardedSuggestion]]:
+    """Stage 13's input: the per-file review's ranked suggestions together with the AST
+    stage's analyzer findings, which first pass the same filter (disabled categories, lines
+    outside the diff, kinds the team rejects, the offline self-check). One finding per
+    problem, ranked; and what the filter held back."""
+    kept, held_back = filter_suggestions(analyzer, config, added, rejected, offline_self_check)
+    return merge_findings(reviewed, kept), held_back
+
+
 class FileReviewOutput(Frozen):
     """What the per-file review branch stores: ranked survivors and what was discarded."""
 

@@ -7,10 +7,8 @@ from shared.diff import parse_patch
 from shared.models import ChangedFile, DiscardedSuggestion
 from shared.stages.findings import (
     FileReviewOutput,
-    filter_suggestions,
-    merge_findings,
-    offline_self_check,
     plan_inline_comments,
+    with_analyzer_findings,
 )
 from shared.stages.preparation import RejectedKind
 from workers.runtime import StageContext, Variables, branch_outcome, config_of, stage_task
@@ -39,18 +37,16 @@ def create_file_comments(ctx: StageContext, v: Variables) -> Variables:
     held_back: list[DiscardedSuggestion] = []
     ast = branch_outcome(v, "astOutcome")
     if ast.status == "ok" and ast.artifact is not None:
-        # the analyzers' findings pass the per-file review's filter, then merge with its own:
-        # one comment per problem
+        # the analyzers' findings join the per-file review's: one comment per problem
         report = ctx.store.get(ast.artifact, AstReport)
         rejected = (
             ctx.store.get(v["feedbackArtifact"], list[RejectedKind])
             if v.get("feedbackArtifact")
             else []
         )
-        found, held_back = filter_suggestions(
-            report.analyzer_findings, config, changed_now, rejected, offline_self_check
+        suggestions, held_back = with_analyzer_findings(
+            suggestions, report.analyzer_findings, config, changed_now, rejected
         )
-        suggestions = merge_findings(suggestions, found)
     plan = plan_inline_comments(suggestions, config, patches, existing, changed_now)
     posted: list[str] = []
     dropped = [*held_back, *plan.dropped]

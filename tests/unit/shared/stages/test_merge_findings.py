@@ -10,12 +10,12 @@ from shared.git.base import PostedComment
 from shared.models import Category, ChangedFile, FileStatus, Severity, Suggestion
 from shared.stages.ast_stage import ast_stage
 from shared.stages.findings import (
-    filter_suggestions,
     merge_findings,
-    offline_self_check,
     plan_inline_comments,
     problem_kind,
+    with_analyzer_findings,
 )
+from shared.stages.preparation import RejectedKind
 from tests.unit.shared.analysis.conftest import build_change
 
 
@@ -150,10 +150,10 @@ def test_a_pr_with_three_planted_problems_gets_each_named_on_its_line() -> None:
     config = ReviewConfig()
     report = ast_stage([file], {file.path: lines}, {file.path: BASE}, {}, {}, config)
     assert all(run.status == "ok" for run in report.analyzer_runs)
-    kept, _ = filter_suggestions(
-        report.analyzer_findings, config, {file.path: lines}, [], offline_self_check
+    merged, held_back = with_analyzer_findings(
+        [], report.analyzer_findings, config, {file.path: lines}, []
     )
-    merged = merge_findings(kept)
+    assert held_back == []
     plan = plan_inline_comments(
         merged, config, {file.path: parse_patch(file.patch)}, [], {file.path: lines}
     )
@@ -200,3 +200,24 @@ def test_binary_and_unchanged_files_have_no_analyzer_findings() -> None:
     binary = ChangedFile(path="a.py", status=FileStatus.ADDED, binary=True)
     report = ast_stage([binary], {"a.py": {1}}, {}, {}, {}, ReviewConfig())
     assert report.analyzer_findings == []
+
+
+def test_analyzer_findings_pass_the_per_file_filter_before_merging() -> None:
+    reviewed = [sug(5, source="llm", msg="The name goes into the SQL text.")]
+    analyzer = [
+        sug(5, rule="S608", identity="ruff:S608:x"),
+        sug(9, rule="S608", path="app/db.py", identity="ruff:S608:y"),  # not a changed line
+        sug(6, rule="B006", cat=Category.BUG),  # a kind the team keeps rejecting
+        sug(7, rule="ASYNC251", cat=Category.PERFORMANCE),  # a category turned off
+    ]
+    config = ReviewConfig.model_validate({"categories": ["bug", "security"]})
+    rejected = [RejectedKind(category=Category.BUG, rule="B006", rejected=5, accepted=0)]
+    merged, held_back = with_analyzer_findings(
+        reviewed, analyzer, config, {"app/db.py": {5, 6, 7}}, rejected
+    )
+    assert [(s.rule, s.message) for s in merged] == [("S608", reviewed[0].message)]
+    assert sorted(d.reason for d in held_back) == [
+        "category `performance` is disabled",
+        "does not touch a changed line",
+        "the team keeps rejecting this kind of suggestion",
+    ]
