@@ -46,8 +46,16 @@ def compute_ast(
     review_config = ReviewConfig.model_validate(config or {})
     report = ast_stage(files, lines, base_sources, repo_sources, repo_configs, review_config)
     artifact = store.put(run_id, f"ast-{attempt}", report)
+    gaps = [
+        f"{run.tool} {run.status}: {run.detail}"
+        for run in report.analyzer_runs
+        if run.status in ("failed", "timeout")
+    ]
     return BranchOutcome(
-        status="ok", artifact=artifact, items=len(report.affected_symbols)
+        status="ok",
+        artifact=artifact,
+        items=len(report.affected_symbols),
+        error="; ".join(gaps)[:1000] or None,
     ).model_dump()
 
 

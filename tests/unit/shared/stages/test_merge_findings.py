@@ -7,7 +7,14 @@ import textwrap
 from shared.config import ReviewConfig
 from shared.diff import parse_patch
 from shared.git.base import PostedComment
-from shared.models import Category, ChangedFile, FileStatus, Severity, Suggestion
+from shared.models import (
+    BranchOutcome,
+    Category,
+    ChangedFile,
+    FileStatus,
+    Severity,
+    Suggestion,
+)
 from shared.stages.ast_stage import ast_stage
 from shared.stages.findings import (
     merge_findings,
@@ -15,6 +22,7 @@ from shared.stages.findings import (
     problem_kind,
     with_analyzer_findings,
 )
+from shared.stages.outcome import aggregate, decide_verdict
 from shared.stages.preparation import RejectedKind
 from tests.unit.shared.analysis.conftest import build_change
 
@@ -221,3 +229,12 @@ def test_analyzer_findings_pass_the_per_file_filter_before_merging() -> None:
         "does not touch a changed line",
         "the team keeps rejecting this kind of suggestion",
     ]
+
+
+def test_an_analyzer_that_failed_makes_the_run_partial() -> None:
+    gap = BranchOutcome(status="ok", error="ruff timeout: no result within 60 s")
+    result = aggregate([], [], [], [], [], 1, {"ast": gap, "files": BranchOutcome(status="ok")}, 0)
+    assert result.errors == ("AST analysis: ruff timeout: no result within 60 s",)
+    config = ReviewConfig.model_validate({"approve": True})
+    verdict, reason = decide_verdict(config, result)
+    assert verdict.value == "comment" and "ruff timeout" in reason
