@@ -7,7 +7,8 @@ finding. For every case the script builds a real git repository in a temporary f
 order (the light stages of ``workers/light``, the heavy branch bodies of ``workers/heavy`` one
 after the other, as ``bench/pipeline.py``'s sequential mode), and scores what was found.
 
-A finding is a hit when it is on the expected file and its lines overlap the expected lines.
+A finding is a hit when it is on the expected file, its lines overlap the expected lines and,
+where the case names one, it is of the expected kind of problem (``PROBLEM_KINDS``).
 Recall: bug cases with at least one hit / bug cases. Precision: findings that hit / findings.
 Per source, a finding counts when it would reach the posting stage (the per-file review's
 filter, the default severity filter `medium`); "combined" is what the review actually posted:
@@ -66,15 +67,15 @@ class Case(BaseModel):
     def language(self) -> str:
         return self.name.split("-")[0]
 
-    def expected_lines(self) -> list[tuple[str, int, int]]:
-        """(path, first, last) of each expected finding, located in the head text."""
+    def expected_lines(self) -> list[tuple[str, int, int, str | None]]:
+        """(path, first, last, kind) of each expected finding, located in the head text."""
         out = []
         for e in self.expect:
             lines = self.head[e.path].splitlines()
             hits = [n for n, text in enumerate(lines, 1) if e.line_contains in text]
             if len(hits) != 1:
                 raise ValueError(f"{self.name}: {e.line_contains!r} is on {len(hits)} lines")
-            out.append((e.path, hits[0], hits[0] + e.span - 1))
+            out.append((e.path, hits[0], hits[0] + e.span - 1, e.kind))
         return out
 
 
@@ -218,10 +219,17 @@ class Score:
         return self.hits / self.findings if self.findings else 1.0
 
 
-def _overlaps(s: Any, expected: list[tuple[str, int, int]]) -> bool:
+def _overlaps(s: Any, expected: list[tuple[str, int, int, str | None]]) -> bool:
+    """On the expected file and lines, and of the expected kind of problem when one is given
+    (``shared.stages.findings.PROBLEM_KINDS``; a finding without a rule matches any kind)."""
+    from shared.stages.findings import problem_kind
+
     return any(
-        s.path == path and s.start_line <= last and first <= s.end_line
-        for path, first, last in expected
+        s.path == path
+        and s.start_line <= last
+        and first <= s.end_line
+        and (kind is None or problem_kind(s) in (None, kind))
+        for path, first, last, kind in expected
     )
 
 

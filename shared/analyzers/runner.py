@@ -371,7 +371,9 @@ def run_analyzers(
                 raise ToolOutputError(f"exit code {result.returncode}")
             raw_findings = _parse(job.tool, result, contents, tree)
         except ToolOutputError as exc:
-            detail = (result.stderr.strip().splitlines() or [""])[-1][:300]
+            # the secret scanner's own words may quote what it scanned: never kept
+            errors = "" if job.tool == "detect-secrets" else result.stderr
+            detail = (errors.strip().splitlines() or [""])[-1][:300]
             runs.append(
                 ToolRun(
                     tool=job.tool,

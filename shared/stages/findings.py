@@ -262,6 +262,7 @@ PROBLEM_KINDS: dict[str, frozenset[str]] = {
     "xss": frozenset({"S701", "S702", "react/no-danger", "js-xss-sink"}),
     "missing-await": frozenset({"RUF006", "py-missing-await", "js-missing-await"}),
     "self-assignment": frozenset({"PLW0127", "eslint/no-self-assign", "py-self-assignment"}),
+    "mutable-default": frozenset({"B006", "B039", "RUF024"}),
     "off-by-one": frozenset({"py-range-len-off-by-one", "js-loop-off-by-one"}),
 }
 _KIND_OF_RULE = {rule: kind for kind, rules in PROBLEM_KINDS.items() for rule in rules}
