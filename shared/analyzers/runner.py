@@ -230,6 +230,12 @@ class _Job:
         self.fixed: dict[str, str] = {}
 
 
+# exit codes of a run that worked (oxlint exits 1 when it reports something)
+_OK_EXIT_CODES: dict[Tool, tuple[int, ...]] = {
+    "ruff": (0,),
+    "oxlint": (0, 1),
+    "detect-secrets": (0,),
+}
 # oxlint's JSON output carries no fixes: a second run applies them to a copy of the files
 _OXLINT_FIX_FLAGS = ("--fix", "--fix-suggestions", "--fix-dangerously")
 
@@ -367,7 +373,7 @@ def run_analyzers(
             )
             continue
         try:
-            if job.tool == "ruff" and result.returncode not in (0, 1):
+            if result.returncode not in _OK_EXIT_CODES[job.tool]:
                 raise ToolOutputError(f"exit code {result.returncode}")
             raw_findings = _parse(job.tool, result, contents, tree)
         except ToolOutputError as exc:

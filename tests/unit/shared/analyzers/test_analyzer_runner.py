@@ -396,3 +396,35 @@ def test_removed_and_binary_files_are_not_analyzed() -> None:
     config = resolve_config([])
     report = run_analyzers([removed, binary, escaping], {"a.py": {1}, "b.py": {1}}, {}, config)
     assert report.findings == [] and report.runs == []
+
+
+def _fake_tool(tmp_path: Path, name: str, body: str) -> str:
+    script = tmp_path / name
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_tool_that_fails_or_hangs_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.analyzers.runner as runner
+
+    tools = {
+        "ruff": _fake_tool(tmp_path, "ruff", "echo 'garbage'; echo 'ruff: broken' >&2"),
+        "oxlint": _fake_tool(tmp_path, "oxlint", "exec /bin/sleep 30"),
+        "detect-secrets": _fake_tool(tmp_path, "ds", "echo 'AKIA-in-stderr' >&2; exit 3"),
+    }
+    monkeypatch.setattr(runner, "find_tool", lambda tool: tools[tool])
+    files = [
+        build_change("a.py", "x = 1\n")[0],
+        build_change("a.js", "export const x = 1;\n")[0],
+    ]
+    config = resolve_config([(".reviewflow.yml", "analyzers:\n  timeoutSeconds: 1\n")])
+    report = run_analyzers(files, {"a.py": {1}, "a.js": {1}}, {}, config)
+    runs = {r.tool: r for r in report.runs}
+    assert report.findings == []
+    assert runs["ruff"].status == "failed" and "ruff: broken" in runs["ruff"].detail
+    assert runs["oxlint"].status == "timeout" and runs["oxlint"].seconds < 10
+    assert runs["detect-secrets"].status == "failed"
+    assert "AKIA" not in runs["detect-secrets"].detail
