@@ -27,8 +27,11 @@ def plausible_secret(line: str) -> bool:
     """Whether the string literals of a line flagged by name (``password = "..."``) hold
     something that could be a real secret: not an environment variable's name, a URL, a
     path, a template, a placeholder or a short word. Looked at here, never kept."""
-    for match in _LITERAL.finditer(line):
-        value = match.group(2)
+    values = [match.group(2) for match in _LITERAL.finditer(line)]
+    if not values:  # an unquoted value: `password: hunter2` in YAML, `TOKEN=...` in .env
+        _, sep, rest = line.partition("=") if "=" in line else line.partition(":")
+        values = rest.split()[:1] if sep else []
+    for value in values:
         lowered = value.lower()
         if len(value) < 8 or any(char.isspace() for char in value):
             continue
@@ -42,6 +45,16 @@ def plausible_secret(line: str) -> bool:
             continue
         return True
     return False
+
+
+_KEY = re.compile(r"""^\s*(?:export\s+)?(?:(?:const|let|var)\s+)?["']?([\w.$-]+)["']?\s*[:=]""")
+
+
+def secret_key(line: str) -> str:
+    """The name a secret is assigned to on its line (``AWS_KEY = ...``, ``password: ...``,
+    ``"token": ...``), or nothing: never any part of the value."""
+    match = _KEY.match(line)
+    return match.group(1) if match else ""
 
 
 class ToolOutputError(ValueError):
@@ -266,8 +279,8 @@ def to_suggestion(
     if finding.rule in SECRET_RULES or finding.tool == "detect-secrets":
         if finding.rule in KEYWORD_SECRET_RULES and not plausible_secret(flagged):
             return None
-        # the fingerprint's key must not carry the secret: the line up to its first literal
-        flagged = re.split(r"[\"'`]", flagged, maxsplit=1)[0]
+        # the fingerprint's key must not carry the secret: only the name it is assigned to
+        flagged = secret_key(flagged)
     return Suggestion(
         path=finding.path,
         start_line=start,

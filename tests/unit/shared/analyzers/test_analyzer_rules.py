@@ -188,3 +188,14 @@ def test_autofix_reaching_unchanged_lines_is_not_offered() -> None:
     # the fix also inserts a line before line 2, which the change did not touch
     assert finding.replacement is None
     assert (finding.start_line, finding.end_line) == (1, 1)
+
+
+def test_unquoted_secrets_in_config_files_are_reported_without_their_value() -> None:
+    text = "aws:\n  access_key_id: AKIAIOSFODNN7EXAMPLE\ndatabase:\n  password: Sup3r-S3cret-2024\n"
+    findings = _review("deploy/config.yml", text)
+    assert {(s.start_line, s.rule) for s in findings} >= {(2, "AWSKeyDetector")}
+    assert any(s.start_line == 4 for s in findings)
+    for finding in findings:
+        dumped = finding.model_dump_json()
+        assert "AKIAIOSFODNN7EXAMPLE" not in dumped and "Sup3r-S3cret" not in dumped
+    assert {s.identity.rsplit(":", 1)[1] for s in findings} <= {"access_key_id", "password"}

@@ -18,6 +18,7 @@ from shared.analyzers.parsers import (
     parse_ruff,
     plausible_secret,
     rewrite_blocks,
+    secret_key,
 )
 from shared.analyzers.runner import (
     find_tool,
@@ -198,6 +199,20 @@ def test_apply_edits_returns_the_touched_rows_rewritten() -> None:
         2,
         "def f(a, b=None):\n    if b is None:\n        b = []\n    b.append(a)",
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"', "AWS_ACCESS_KEY_ID"),
+        ("  password: hunter2hunter2", "password"),
+        ('  "token": "ghp_abc",', "token"),
+        ("export const signingKey = `-----BEGIN RSA PRIVATE KEY-----", "signingKey"),
+        ("AKIAIOSFODNN7EXAMPLE", ""),
+    ],
+)
+def test_secret_key_is_the_name_never_the_value(line: str, key: str) -> None:
+    assert secret_key(line) == key
 
 
 def test_rewrite_blocks_line_by_line_where_the_fix_keeps_the_line_count() -> None:
