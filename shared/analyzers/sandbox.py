@@ -58,6 +58,8 @@ def minimal_env(home: Path) -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         "NO_COLOR": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # few threads: each reserves address space, which RLIMIT_AS counts (Ruff uses rayon)
+        "RAYON_NUM_THREADS": "2",
     }
 
 
