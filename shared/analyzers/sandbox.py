@@ -24,9 +24,9 @@ import ctypes, os, resource, sys
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-libc = ctypes.CDLL(None, use_errno=True)
+unshare = getattr(ctypes.CDLL(None, use_errno=True), "unshare", None)  # Linux only
 uid, gid = os.getuid(), os.getgid()
-if libc.unshare(0x40000000) != 0 and libc.unshare(0x10000000 | 0x40000000) == 0:
+if unshare is not None and unshare(0x40000000) != 0 and unshare(0x10000000 | 0x40000000) == 0:
     # keep our own ids inside the user namespace, so the tree stays readable
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
                        ("gid_map", f"{gid} {gid} 1")):
