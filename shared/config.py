@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared.analyzers.catalog import Tool, unknown_rule
 from shared.models import Category, Severity
 
 CONFIG_FILE_NAME = ".reviewflow.yml"
@@ -104,11 +105,95 @@ class ModelConfig(StrictModel):
     file_token_budget: int = Field(6000, ge=500, le=200000, alias="fileTokenBudget")
 
 
+def _check_rules(tool: Tool, rules: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [rule for rule in rules if unknown_rule(tool, rule)]
+    if unknown:
+        raise ValueError(f"unknown {tool} rule(s): {', '.join(unknown)}")
+    return rules
+
+
+class _ToolRules(StrictModel):
+    """One analyzer: on or off, rules added to and dropped from its curated selection."""
+
+    extra_rules: tuple[str, ...] = Field((), alias="extraRules")
+    disabled_rules: tuple[str, ...] = Field((), alias="disabledRules")
+
+
+class RuffRules(_ToolRules):
+    enabled: bool = True
+
+    @field_validator("extra_rules", "disabled_rules")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_rules("ruff", value)
+
+
+class OxlintRules(_ToolRules):
+    enabled: bool = True
+
+    @field_validator("extra_rules", "disabled_rules")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_rules("oxlint", value)
+
+
+class SecretsRules(_ToolRules):
+    enabled: bool = True
+
+    @field_validator("extra_rules", "disabled_rules")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_rules("detect-secrets", value)
+
+
+class RuffOverride(RuffRules):
+    enabled: bool | None = None  # type: ignore[assignment]
+
+
+class OxlintOverride(OxlintRules):
+    enabled: bool | None = None  # type: ignore[assignment]
+
+
+class SecretsOverride(SecretsRules):
+    enabled: bool | None = None  # type: ignore[assignment]
+
+
+class AnalyzersConfig(StrictModel):
+    """The trusted analyzers of the AST-analysis stage (Ruff, oxlint, detect-secrets)."""
+
+    enabled: bool = True
+    ruff: RuffRules = Field(default_factory=RuffRules)
+    oxlint: OxlintRules = Field(default_factory=OxlintRules)
+    detect_secrets: SecretsRules = Field(default_factory=SecretsRules, alias="detectSecrets")
+    timeout_seconds: float = Field(60.0, ge=1, le=600, alias="timeoutSeconds")
+    memory_mb: int = Field(1024, ge=256, le=16384, alias="memoryMb")
+
+    def tool(self, tool: Tool) -> _ToolRules:
+        return {"ruff": self.ruff, "oxlint": self.oxlint, "detect-secrets": self.detect_secrets}[
+            tool
+        ]
+
+
+class AnalyzersOverride(StrictModel):
+    """Per-path changes to the analyzers: a tool on or off, rules added or dropped."""
+
+    enabled: bool | None = None
+    ruff: RuffOverride | None = None
+    oxlint: OxlintOverride | None = None
+    detect_secrets: SecretsOverride | None = Field(None, alias="detectSecrets")
+
+    def tool(self, tool: Tool) -> _ToolRules | None:
+        return {"ruff": self.ruff, "oxlint": self.oxlint, "detect-secrets": self.detect_secrets}[
+            tool
+        ]
+
+
 class DirectoryOverride(StrictModel):
     paths: tuple[str, ...] = Field(min_length=1)
     categories: tuple[Category, ...] | None = None
     severity_filter: Severity | None = Field(None, alias="severityFilter")
     ignore: bool = False
+    analyzers: AnalyzersOverride | None = None
 
 
 class ReviewConfig(StrictModel):
@@ -138,6 +223,7 @@ class ReviewConfig(StrictModel):
     context_files: tuple[str, ...] = Field((), alias="contextFiles")
     model: ModelConfig = Field(default_factory=ModelConfig)
     overrides: tuple[DirectoryOverride, ...] = ()
+    analyzers: AnalyzersConfig = Field(default_factory=AnalyzersConfig)
     # how many times a heavy branch is re-dispatched after a timeout
     heavy_retries: int = Field(1, ge=0, le=5, alias="heavyRetries")
 

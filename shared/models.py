@@ -161,16 +161,24 @@ class Suggestion(Frozen):
     message: str = Field(min_length=1)
     replacement: str | None = None
     rule: str = ""
-    source: Literal["offline", "llm", "ast"] = "offline"
+    source: Literal["offline", "llm", "ast", "analyzer"] = "offline"
+    # the rule's documentation (analyzer findings)
+    doc_url: str | None = None
+    # a stable key of the flagged code (analyzer findings: rule and the flagged line's text);
+    # when set, the fingerprint uses it instead of the message, so a merged finding whose
+    # message an LLM rewrote from run to run is still the same finding
+    identity: str = ""
 
     @property
     def fingerprint(self) -> str:
-        """Stable id of a finding: same file, rule/category and message → same id.
+        """Stable id of a finding: same file, rule/category and message (or ``identity``) →
+        same id.
 
         Line numbers are left out on purpose: a finding that moves because lines were
         added above it is still the same finding and must not be posted again.
         """
-        raw = f"{self.path}\0{self.category}\0{self.rule}\0{self.message.strip().lower()}"
+        what = self.identity or self.message.strip().lower()
+        raw = f"{self.path}\0{self.category}\0{self.rule}\0{what}"
         return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 

@@ -12,10 +12,12 @@ from reviewflow.commands._settings import load_settings, open_engines_or_exit
 from reviewflow.engine.connect import start_lock_dir
 from reviewflow.engine.local import EngineError, LocalEngine
 from reviewflow.engine.port import EnginePort
+from reviewflow.output import OutputFormat, exit_code, render
 from reviewflow.review import ReviewRun, github_target, local_target, review_with_workers
 from shared.events import StageEvent
 from shared.git.base import GitHostError
 from shared.git.github_api import GitHubSettings
+from shared.models import Severity
 
 console = Console()
 ICONS = {
@@ -104,10 +106,23 @@ def review(
     heavy_timeout: str | None = typer.Option(
         None, help="ISO-8601 wait for each heavy branch, e.g. PT2M."
     ),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.TEXT,
+        "--format",
+        help="text (for people), json (schema/review-output.schema.json) or sarif (SARIF "
+        "2.1.0, for code scanning) on stdout; with json or sarif, progress goes to stderr.",
+    ),
+    fail_on: Severity | None = typer.Option(
+        None,
+        "--fail-on",
+        help="Exit with code 1 when a reported finding is at least this severe.",
+    ),
 ) -> None:
     """Review the change from BASE to HEAD of a local repository (or a GitHub pull request)
     through the BPMN process."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if output_format is not OutputFormat.TEXT:
+        console.file = sys.stderr  # stdout carries the machine-readable output alone
     try:
         if (path is None) == (github is None):
             raise ValueError("give either a repository PATH or --github owner/name#number")
@@ -137,8 +152,17 @@ def review(
     except Exception as exc:
         console.print(f"[red]the review run failed:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from exc
-    print_run(run)
+    if output_format is OutputFormat.TEXT:
+        print_run(run)
+    else:
+        verdict = run.variables.get("verdict")
+        skipped = run.skipped or run.variables.get("configError")
+        text = render(run.result, output_format, target.label, verdict, skipped)
+        sys.stdout.write(text)
     sys.stdout.flush()
+    code = exit_code(run.result, fail_on)
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

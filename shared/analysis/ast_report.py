@@ -48,7 +48,8 @@ from shared.analysis.symbols import (
     index_source,
     map_lines_to_symbols,
 )
-from shared.models import ChangedFile, FileStatus, Frozen, SkippedFile
+from shared.analyzers.runner import ToolRun
+from shared.models import ChangedFile, FileStatus, Frozen, SkippedFile, Suggestion
 
 # callers kept per symbol in the report (the total is in ``caller_count``)
 MAX_CALLERS = 50
@@ -112,6 +113,10 @@ class AstReport(Frozen):
     parse_errors: list[ParseIssue] = Field(default_factory=list)
     # other repository files parsed while looking for callers
     repo_files_scanned: int = 0
+    # the trusted analyzers' findings on changed lines (Ruff, oxlint, detect-secrets), and
+    # how each tool's run went
+    analyzer_findings: list[Suggestion] = Field(default_factory=list)
+    analyzer_runs: list[ToolRun] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- helpers

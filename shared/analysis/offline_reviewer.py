@@ -6,6 +6,9 @@ one changed line (new side) and carries a stable rule id. A ``replacement`` (the
 of that line) is given only when the fix is certain and fits on the line.
 
 A line holding the comment ``reviewflow: ignore`` gets no finding.
+
+Rules that a trusted analyzer covers (Ruff, oxlint, detect-secrets; see :mod:`shared.analyzers`)
+are not here: the analyzers run in the AST stage and their findings merge with these.
 """
 
 import re
@@ -40,6 +43,8 @@ class _Review:
     changed: list[int]
     # Python: local name → what it refers to ("subprocess", "subprocess.run", "os.system")
     aliases: dict[str, str] = field(default_factory=dict)
+    # names of the coroutine / async functions and methods the file defines
+    async_names: set[str] = field(default_factory=set)
     findings: list[Suggestion] = field(default_factory=list)
 
     def is_changed(self, line: int) -> bool:
@@ -145,61 +150,45 @@ def _descendants(node: Node, stop: frozenset[str]) -> Iterable[Node]:
 
 
 # ---------------------------------------------------------------------------- Python rules
+#
+# What Ruff reports better (mutable defaults, bare and swallowed excepts, `is` with a literal,
+# eval/exec, shell and SQL injection, unsafe YAML and pickle, asserted tuples, jumps out of
+# `finally`, hard-coded passwords, ...) runs in the AST stage's analyzers. What no analyzer
+# covers stays here.
 
 _PY_SCOPES = frozenset({"function_definition", "lambda", "class_definition"})
-_PY_MUTABLE_LITERALS = {
-    "list": "list",
-    "dictionary": "dict",
-    "set": "set",
-    "list_comprehension": "list",
-    "dictionary_comprehension": "dict",
-    "set_comprehension": "set",
-}
-_PY_MUTABLE_CALLS = {"list": "list", "dict": "dict", "set": "set", "bytearray": "bytearray"}
-_PY_NUMBER_OR_STRING = frozenset({"string", "concatenated_string", "integer", "float"})
-_PY_SQL_BUILDERS = frozenset(
-    {"filter", "filter_by", "where", "having", "and_", "or_", "not_", "case", "join", "on"}
+# coroutine functions everyone knows, called without `await` by mistake
+_PY_KNOWN_COROUTINES = frozenset({"asyncio.sleep", "asyncio.wait_for", "asyncio.wait"})
+# where an un-awaited coroutine object may legitimately go
+_PY_AWAITED_BY = re.compile(
+    r"\b(?:gather|create_task|ensure_future|wait_for|wait|shield|run|as_completed|TaskGroup)\b"
 )
-_PY_SHELL_KEYWORD_CALLS = frozenset(
+_PY_REQUEST_DATA = re.compile(
+    r"\brequest\.(?:args|form|values|files|json|data|GET|POST|query_params|path_params|"
+    r"get_json|params|match_info|rel_url|query)\b"
+)
+_PY_PATH_SANITIZERS = re.compile(r"\b(?:secure_filename|basename|safe_join|is_relative_to)\b")
+_PY_FILE_SINKS = frozenset(
     {
-        "subprocess.run",
-        "subprocess.call",
-        "subprocess.check_call",
-        "subprocess.check_output",
-        "subprocess.Popen",
+        "open",
+        "io.open",
+        "os.open",
+        "os.remove",
+        "os.unlink",
+        "os.rmdir",
+        "shutil.rmtree",
+        "shutil.copy",
+        "shutil.copyfile",
+        "shutil.move",
+        "flask.send_file",
+        "send_file",
+        "FileResponse",
+        "starlette.responses.FileResponse",
+        "fastapi.responses.FileResponse",
+        "pathlib.Path",
+        "Path",
     }
 )
-_PY_ALWAYS_SHELL_CALLS = frozenset(
-    {"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput"}
-)
-_PY_PICKLE_CALLS = frozenset({"pickle.loads", "pickle.load", "cPickle.loads", "cPickle.load"})
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey")
-_NOT_SECRET_SUFFIXES = (
-    "_url",
-    "_uri",
-    "_endpoint",
-    "_path",
-    "_file",
-    "_dir",
-    "_name",
-    "_env",
-    "_var",
-    "_field",
-    "_type",
-    "_kind",
-    "_header",
-    "_prefix",
-    "_suffix",
-    "_pattern",
-    "_regex",
-    "_label",
-    "_format",
-    "_template",
-    "_length",
-    "_message",
-    "_msg",
-)
-_PLACEHOLDER_WORDS = ("changeme", "change_me", "example", "placeholder", "dummy", "redacted")
 
 
 def _python_aliases(root: Node) -> dict[str, str]:
@@ -238,375 +227,167 @@ def _python_call_name(review: _Review, call: Node) -> str | None:
     return f"{resolved}.{rest}" if rest else resolved
 
 
-def _is_plain_python_string(node: Node | None) -> bool:
-    """A string literal without f-string interpolation (or a concatenation of such)."""
-    if node is None:
-        return False
-    if node.type == "concatenated_string":
-        return all(_is_plain_python_string(child) for child in node.named_children)
-    if node.type != "string":
-        return False
-    return not any(child.type == "interpolation" for child in node.named_children)
+def _is_async_function(node: Node) -> bool:
+    return node.type == "function_definition" and any(c.type == "async" for c in node.children)
 
 
-def _python_string_value(node: Node) -> str:
-    if node.type == "concatenated_string":
-        return "".join(_python_string_value(child) for child in node.named_children)
-    return "".join(
-        node_text(child) for child in node.named_children if child.type == "string_content"
-    )
+def _python_async_names(root: Node) -> set[str]:
+    """Names of the coroutine functions and methods defined in the file."""
+    names: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if _is_async_function(node):
+            names.add(node_text(_field(node, "name")))
+        stack.extend(node.named_children)
+    return names
 
 
-def _keyword_value(call: Node, name: str) -> Node | None:
-    for arg in _arguments(call):
-        if arg.type == "keyword_argument" and node_text(_field(arg, "name")) == name:
-            return _field(arg, "value")
+def _enclosing(node: Node, types: frozenset[str]) -> Node | None:
+    current = node.parent
+    while current is not None and current.type not in types:
+        current = current.parent
+    return current
+
+
+def _py_coroutine_call(review: _Review, call: Node) -> str | None:
+    """The name of the coroutine function ``call`` calls, if it is one this file defines (a
+    function, or a method through ``self``/``cls``) or a well-known one."""
+    function = _field(call, "function")
+    if function is None:
+        return None
+    if function.type == "identifier" and node_text(function) in review.async_names:
+        return node_text(function)
+    if function.type == "attribute":
+        receiver = node_text(_field(function, "object"))
+        name = node_text(_field(function, "attribute"))
+        if receiver in ("self", "cls") and name in review.async_names:
+            return f"{receiver}.{name}"
+    resolved = _python_call_name(review, call)
+    if resolved in _PY_KNOWN_COROUTINES:
+        return resolved
     return None
 
 
-def _py_mutable_default(review: _Review, node: Node) -> None:
-    value = _field(node, "value")
-    if value is None:
+def _py_missing_await(review: _Review, node: Node) -> None:
+    """A call statement or an ``assignment`` in an ``async def`` calling a coroutine
+    function without ``await``: the call only creates a coroutine object; nothing runs."""
+    function = _enclosing(node, _PY_SCOPES)
+    if function is None or not _is_async_function(function):
         return
-    kind = _PY_MUTABLE_LITERALS.get(value.type)
-    if kind is None and value.type == "call":
-        function = _field(value, "function")
-        if function is not None and function.type == "identifier" and not _arguments(value):
-            kind = _PY_MUTABLE_CALLS.get(node_text(function))
-    if kind is None:
+    if node.type == "call":
+        call: Node | None = node
+        target = None
+    elif node.type == "expression_statement":
+        call = _first_named(node)
+        target = None
+    else:
+        call = _field(node, "right")
+        left = _field(node, "left")
+        target = node_text(left) if left is not None and left.type == "identifier" else None
+        if target is None:
+            return
+    if call is None or call.type != "call":
         return
-    name = node_text(_field(node, "name"))
-    review.report(
-        start_line(value),
-        rule="py-mutable-default",
-        category=Category.BUG,
-        severity=Severity.HIGH,
-        message=(
-            f"The default `{collapse_whitespace(node_text(value))[:40]}` of `{name}` is created "
-            f"once, when the function is defined, and shared by every call: a change made to it "
-            f"in one call is still there in the next. Default to `None` and create the {kind} "
-            f"inside the function."
-        ),
-    )
-
-
-def _is_pass_only(block: Node | None) -> bool:
-    if block is None:
-        return False
-    statements = [child for child in block.named_children if child.type != "comment"]
-    if not statements:
-        return False
-    for statement in statements:
-        if statement.type == "pass_statement" or statement.type == "ellipsis":
-            continue
-        if statement.type == "expression_statement" and node_text(statement) == "...":
-            continue
-        return False
-    return True
-
-
-def _py_except(review: _Review, node: Node) -> None:
-    if any(child.type == "*" for child in node.children):  # except* (exception groups)
+    name = _py_coroutine_call(review, call)
+    if name is None:
         return
-    value = _field(node, "value")
-    block = next((child for child in node.named_children if child.type == "block"), None)
-    if value is None:
-        if block is not None and any(
-            child.type == "raise_statement" for child in _descendants(block, _PY_SCOPES)
+    if target is not None:
+        body = node_text(_field(function, "body"))
+        used = re.compile(rf"\b{re.escape(target)}\b")
+        var = re.escape(target)
+        if re.search(rf"\bawait\s+{var}\b|\breturn\s+{var}\b(?!\s*[.\[(])", body):
+            return
+        if any(
+            _PY_AWAITED_BY.search(line) and used.search(line) for line in body.splitlines()
         ):
             return
-        review.report(
-            start_line(node),
-            rule="py-bare-except",
-            category=Category.BUG,
-            severity=Severity.MEDIUM,
-            message=(
-                "Bare `except:` catches every exception, including `KeyboardInterrupt` and "
-                "`SystemExit`, and this handler does not re-raise, so errors (and Ctrl-C) are "
-                "silently swallowed. Catch the specific exceptions you expect."
-            ),
-        )
-        return
-    caught = value
-    if caught.type == "as_pattern":
-        caught = _first_named(caught) or caught
-    caught_name = node_text(caught)
-    if caught_name in ("Exception", "BaseException") and _is_pass_only(block):
-        review.report(
-            start_line(node),
-            rule="py-swallowed-exception",
-            category=Category.BUG,
-            severity=Severity.MEDIUM,
-            message=(
-                f"`except {caught_name}: pass` silently discards every error raised in the "
-                f"`try` block, so failures go unnoticed and surface later as wrong results. "
-                f"Catch only the exception you expect here, or at least log it."
-            ),
-        )
-
-
-def _inside_sql_builder(node: Node) -> bool:
-    """``query.filter(User.name == None)``: ORMs overload ``==``, `is` would be wrong there."""
-    current = node.parent
-    while current is not None and current.type not in _PY_SCOPES:
-        if current.type == "call":
-            function = _field(current, "function")
-            name = node_text(function)
-            if function is not None and function.type == "attribute":
-                name = node_text(_field(function, "attribute"))
-            if name in _PY_SQL_BUILDERS:
-                return True
-        current = current.parent
-    return False
-
-
-def _py_comparison(review: _Review, node: Node) -> None:
-    children = node.children
-    operators = [
-        index for index in range(len(children)) if node.field_name_for_child(index) == "operators"
-    ]
-    single = len(operators) == 1
-    for index in operators:
-        if index == 0 or index + 1 >= len(children):
-            continue
-        operator = children[index]
-        left, right = children[index - 1], children[index + 1]
-        op = " ".join(node_text(operator).split())
-        if op in ("==", "!="):
-            _py_singleton_comparison(review, node, operator, op, left, right, single)
-        elif op in ("is", "is not"):
-            _py_identity_literal(review, operator, op, left, right, single)
-
-
-def _py_singleton_comparison(
-    review: _Review,
-    comparison: Node,
-    operator: Node,
-    op: str,
-    left: Node,
-    right: Node,
-    single: bool,
-) -> None:
-    singleton = next(
-        (side for side in (right, left) if side.type in ("none", "true", "false")), None
-    )
-    if singleton is None or _inside_sql_builder(comparison):
-        return
-    other = left if singleton is right else right
-    other_text = collapse_whitespace(node_text(other))[:40]
-    value = node_text(singleton)
-    if singleton.type == "none":
-        identity = "is" if op == "==" else "is not"
-        message = (
-            f"`{op} None` calls `__eq__`, which classes may override (NumPy arrays and ORM "
-            f"columns return non-bool objects), so the test is not reliable; use "
-            f"`{identity} None`."
-        )
-        replacement = review.replace_on_line(operator, identity) if single else None
-    else:
-        truthy = "" if (value == "True") == (op == "==") else "not "
-        message = (
-            f"`{other_text} {op} {value}` is also true or false for non-bool values equal to "
-            f"{value} (`1 == True`); test the value directly (`if {truthy}{other_text}:`), or "
-            f"use `is`/`is not` if it must be exactly the bool."
-        )
-        replacement = None
     review.report(
-        start_line(operator),
-        rule="py-singleton-equality",
-        category=Category.BUG,
-        severity=Severity.LOW,
-        message=message,
-        replacement=replacement,
-    )
-
-
-def _is_python_literal(node: Node) -> bool:
-    if node.type in _PY_NUMBER_OR_STRING:
-        return True
-    if node.type == "unary_operator":
-        argument = _field(node, "argument")
-        return argument is not None and argument.type in ("integer", "float")
-    return False
-
-
-def _py_identity_literal(
-    review: _Review, operator: Node, op: str, left: Node, right: Node, single: bool
-) -> None:
-    literal = next((side for side in (right, left) if _is_python_literal(side)), None)
-    if literal is None:
-        return
-    equality = "==" if op == "is" else "!="
-    review.report(
-        start_line(operator),
-        rule="py-is-literal",
+        start_line(call),
+        replacement=review.replace_on_line(call, f"await {node_text(call)}"),
+        rule="py-missing-await",
         category=Category.BUG,
         severity=Severity.HIGH,
         message=(
-            f"`{op} {collapse_whitespace(node_text(literal))[:30]}` compares object identity, "
-            f"not value: whether an equal string or number is the same object is a CPython "
-            f"implementation detail (Python warns with SyntaxWarning), so the check can fail "
-            f"for equal values. Use `{equality}`."
+            f"`{name}(...)` is a coroutine function called without `await`: this only creates "
+            f"a coroutine object, the body never runs (Python warns 'coroutine was never "
+            f"awaited'){' and the variable holds no result' if target else ''}. Write "
+            f"`await {name}(...)`."
         ),
-        replacement=review.replace_on_line(operator, equality) if single else None,
+    )
+
+
+def _python_tainted_names(function: Node | None, root: Node) -> set[str]:
+    """Variables assigned from request data in the function (one level, in source order)."""
+    scope = function if function is not None else root
+    tainted: set[str] = set()
+    for child in _descendants(scope, _PY_SCOPES):
+        if child.type != "assignment":
+            continue
+        left, right = _field(child, "left"), _field(child, "right")
+        if left is None or right is None or left.type != "identifier":
+            continue
+        text = node_text(right)
+        if _PY_PATH_SANITIZERS.search(text):
+            continue
+        if _PY_REQUEST_DATA.search(text) or any(
+            re.search(rf"\b{re.escape(name)}\b", text) for name in tainted
+        ):
+            tainted.add(node_text(left))
+    return tainted
+
+
+def _py_path_traversal(review: _Review, node: Node) -> None:
+    name = _python_call_name(review, node)
+    if name is None or name not in _PY_FILE_SINKS:
+        return
+    args = _arguments(node)
+    if not args:
+        return
+    text = node_text(args[0])
+    if _PY_PATH_SANITIZERS.search(text):
+        return
+    function = _enclosing(node, _PY_SCOPES)
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    tainted = _PY_REQUEST_DATA.search(text) is not None or any(
+        re.search(rf"\b{re.escape(var)}\b", text) for var in _python_tainted_names(function, root)
+    )
+    if not tainted:
+        return
+    review.report(
+        start_line(node),
+        rule="py-path-traversal",
+        category=Category.SECURITY,
+        severity=Severity.HIGH,
+        message=(
+            f"`{name}()` gets a path built from request data: a name like `../../etc/passwd` "
+            f"reaches files outside the intended folder (path traversal). Keep only the file "
+            f"name (`werkzeug.utils.secure_filename` / `os.path.basename`) and check that the "
+            f"resolved path stays inside the folder."
+        ),
     )
 
 
 def _py_call(review: _Review, node: Node) -> None:
-    name = _python_call_name(review, node)
-    if name is None:
-        return
-    args = _arguments(node)
-    positional = [arg for arg in args if arg.type not in ("keyword_argument", "dictionary_splat")]
-    first = positional[0] if positional else None
-    if name in ("eval", "exec"):
-        if _is_plain_python_string(first):
-            return  # constant code: nothing can be injected
-        review.report(
-            start_line(node),
-            rule="py-eval",
-            category=Category.SECURITY,
-            severity=Severity.HIGH,
-            message=(
-                f"`{name}()` runs its argument as Python code; if any part of it comes from "
-                f"user input, files or the network this is remote code execution. Parse the data "
-                f"instead (`ast.literal_eval` for literals, `json.loads` for JSON)."
-            ),
-        )
-    elif name in _PY_SHELL_KEYWORD_CALLS or name in _PY_ALWAYS_SHELL_CALLS:
-        _py_shell(review, node, name, first)
-    elif name in ("yaml.load", "yaml.load_all"):
-        if _keyword_value(node, "Loader") is not None or len(positional) >= 2:
-            return
-        safe = "yaml.safe_load" if name == "yaml.load" else "yaml.safe_load_all"
-        function = _field(node, "function")
-        attribute = _field(function, "attribute") if function is not None else None
-        replacement = None
-        if attribute is not None:
-            replacement = review.replace_on_line(attribute, safe.split(".")[1])
-        review.report(
-            start_line(node),
-            rule="py-yaml-load",
-            category=Category.SECURITY,
-            severity=Severity.HIGH,
-            message=(
-                f"`{name}()` without `Loader=` fails with TypeError on PyYAML 6, and older "
-                f"versions use a loader that builds arbitrary Python objects from tagged input "
-                f"(code execution on untrusted YAML). Use `{safe}()`."
-            ),
-            replacement=replacement,
-        )
-    elif name in _PY_PICKLE_CALLS:
-        review.report(
-            start_line(node),
-            rule="py-pickle-load",
-            category=Category.SECURITY,
-            severity=Severity.MEDIUM,
-            message=(
-                f"`{name}()` executes code chosen by whoever produced the bytes; on data that can "
-                f"come from outside this process (network, cache, uploads) it is remote code "
-                f"execution. Use a data-only format such as JSON, or authenticate the payload."
-            ),
-        )
-
-
-def _py_shell(review: _Review, node: Node, name: str, command: Node | None) -> None:
-    if name in _PY_SHELL_KEYWORD_CALLS:
-        shell = _keyword_value(node, "shell")
-        if shell is None or shell.type != "true":
-            return
-        what = f"`{name}(..., shell=True)`"
-        fix = "pass the command as a list of arguments and drop `shell=True`"
-    else:
-        what = f"`{name}()`"
-        fix = "use `subprocess.run([...])` with a list of arguments"
-    if _is_plain_python_string(command):
-        return  # a constant command line: nothing can be injected
-    review.report(
-        start_line(node),
-        rule="py-shell-injection",
-        category=Category.SECURITY,
-        severity=Severity.HIGH,
-        message=(
-            f"{what} runs the command through `/bin/sh`, so a file name or other value built "
-            f"into the string can inject extra shell commands; {fix}."
-        ),
-    )
-
-
-def _py_assert_tuple(review: _Review, node: Node) -> None:
-    condition = _first_named(node)
-    if condition is None or condition.type != "tuple":
-        return
-    items = [child for child in condition.named_children if child.type != "comment"]
-    if not items:
-        return
-    replacement = None
-    statement_line = review.line_text(start_line(node)).strip()
-    if (
-        len(items) == 2
-        and node.start_point.row == node.end_point.row
-        and statement_line == node_text(node).strip()
-    ):
-        indent = review.line_text(start_line(node))[: node.start_point.column]
-        replacement = f"{indent}assert {node_text(items[0])}, {node_text(items[1])}"
-    review.report(
-        start_line(node),
-        rule="py-assert-tuple",
-        category=Category.BUG,
-        severity=Severity.HIGH,
-        message=(
-            "This asserts a non-empty tuple, which is always true, so the assertion can never "
-            'fail. Remove the parentheses: `assert condition, "message"`.'
-        ),
-        replacement=replacement,
-    )
-
-
-def _py_finally_exit(review: _Review, node: Node) -> None:
-    keyword = node.type.split("_")[0]  # return / break / continue
-    current = node.parent
-    while current is not None:
-        if current.type in _PY_SCOPES:
-            return
-        if keyword != "return" and current.type in ("for_statement", "while_statement"):
-            return  # leaves a loop inside the finally block: fine
-        if current.type == "finally_clause":
-            break
-        current = current.parent
-    else:
-        return
-    review.report(
-        start_line(node),
-        rule="py-finally-exit",
-        category=Category.BUG,
-        severity=Severity.MEDIUM,
-        message=(
-            f"`{keyword}` inside `finally` discards any exception raised in the `try` block"
-            + (" and overrides its return value" if keyword == "return" else "")
-            + f", so errors disappear silently. Move the `{keyword}` after the `try` statement."
-        ),
-    )
-
-
-def _in_class_body(node: Node) -> bool:
-    """``name = name`` in a class body copies an outer name into the class: not a no-op."""
+    _py_path_traversal(review, node)
     parent = node.parent
-    if parent is not None and parent.type == "expression_statement":
-        parent = parent.parent
-    owner = parent.parent if parent is not None and parent.type == "block" else None
-    return owner is not None and owner.type == "class_definition"
+    if parent is not None and (
+        parent.type in ("block", "module")
+        or (parent.type == "expression_statement" and parent.named_child_count == 1)
+    ):
+        _py_missing_await(review, node)
 
 
 def _py_assignment(review: _Review, node: Node) -> None:
+    """``self.x = self.x`` (Ruff's PLW0127 covers plain names, not attributes)."""
     left, right = _field(node, "left"), _field(node, "right")
     if left is None or right is None:
         return
     if (
-        left.type == right.type
-        and left.type in ("identifier", "attribute")
+        left.type == right.type == "attribute"
         and collapse_whitespace(node_text(left)) == collapse_whitespace(node_text(right))
-        and not (left.type == "identifier" and _in_class_body(node))
     ):
         text = collapse_whitespace(node_text(left))
         review.report(
@@ -620,43 +401,7 @@ def _py_assignment(review: _Review, node: Node) -> None:
             ),
         )
         return
-    target = left
-    if left.type == "attribute":
-        target = _field(left, "attribute") or left
-    elif left.type == "subscript":
-        key = _field(left, "subscript")
-        if key is None or not _is_plain_python_string(key):
-            return
-        target = key
-    if target.type == "identifier":
-        name = node_text(target)
-    elif target.type == "string":
-        name = _python_string_value(target)
-    else:
-        return
-    _py_secret(review, name, right)
-
-
-def _looks_like_secret_name(name: str) -> bool:
-    lowered = name.lower()
-    if not any(word in lowered for word in _SECRET_WORDS):
-        return False
-    return not lowered.endswith(_NOT_SECRET_SUFFIXES)
-
-
-def _looks_like_secret_value(value: str) -> bool:
-    if len(value) < 8 or any(char.isspace() for char in value):
-        return False
-    lowered = value.lower()
-    if lowered.startswith(("http://", "https://", "/", "./", "~")):
-        return False
-    if any(mark in value for mark in ("{", "}", "<", ">", "$", "%(")):
-        return False  # a template or placeholder
-    if re.fullmatch(r"[A-Z0-9_]+", value) or re.fullmatch(r"[a-z_.\-]+", value):
-        return False  # an environment variable name or an identifier
-    if re.fullmatch(r"(.)\1+", value):
-        return False  # "********", "xxxxxxxx"
-    return not any(word in lowered for word in _PLACEHOLDER_WORDS)
+    _py_missing_await(review, node)
 
 
 def _is_test_path(path: str) -> bool:
@@ -665,36 +410,6 @@ def _is_test_path(path: str) -> bool:
         return True
     name = pure.name
     return bool(_TEST_FILE.search(name))
-
-
-def _py_secret(review: _Review, name: str, value: Node) -> None:
-    if not _looks_like_secret_name(name) or not _is_plain_python_string(value):
-        return
-    if _is_test_path(review.path) or not _looks_like_secret_value(_python_string_value(value)):
-        return
-    review.report(
-        start_line(value),
-        rule="py-hardcoded-secret",
-        category=Category.SECURITY,
-        severity=Severity.HIGH,
-        message=(
-            f"`{name}` is set to a hard-coded secret-looking string; anything committed here is "
-            f"readable by everyone with repository access and stays in git history. Load it from "
-            f"the environment or a secret store, and rotate the value if it is real."
-        ),
-    )
-
-
-def _py_keyword_argument(review: _Review, node: Node) -> None:
-    value = _field(node, "value")
-    if value is not None:
-        _py_secret(review, node_text(_field(node, "name")), value)
-
-
-def _py_pair(review: _Review, node: Node) -> None:
-    key, value = _field(node, "key"), _field(node, "value")
-    if key is not None and value is not None and _is_plain_python_string(key):
-        _py_secret(review, _python_string_value(key), value)
 
 
 def _py_range_len(review: _Review, node: Node) -> None:
@@ -754,23 +469,18 @@ def _py_range_len(review: _Review, node: Node) -> None:
 
 
 _PYTHON_RULES: dict[str, _Handler] = {
-    "default_parameter": _py_mutable_default,
-    "typed_default_parameter": _py_mutable_default,
-    "except_clause": _py_except,
-    "comparison_operator": _py_comparison,
     "call": _py_call,
-    "assert_statement": _py_assert_tuple,
-    "return_statement": _py_finally_exit,
-    "break_statement": _py_finally_exit,
-    "continue_statement": _py_finally_exit,
     "assignment": _py_assignment,
-    "keyword_argument": _py_keyword_argument,
-    "pair": _py_pair,
     "for_statement": _py_range_len,
 }
 
 
 # ---------------------------------------------------------------------------- JS / TS rules
+#
+# oxlint reports eval and `new Function`, `==`, assignments in conditions, `debugger`, empty
+# catch blocks, ... (the AST stage's analyzers). What no analyzer covers without type
+# information stays here: promises that are never awaited, SQL and shell commands built from
+# strings, request data in file paths, HTML sinks, and loops that run one step too far.
 
 _JS_FUNCTIONS = frozenset(
     {
@@ -783,6 +493,38 @@ _JS_FUNCTIONS = frozenset(
         "method_definition",
     }
 )
+_JS_SQL = re.compile(
+    r"^\s*(?:SELECT\b[\s\S]*\bFROM|INSERT\s+INTO|UPDATE\b[\s\S]*\bSET|DELETE\s+FROM)\b",
+    re.IGNORECASE,
+)
+_JS_SQL_METHODS = frozenset(
+    {"query", "execute", "raw", "run", "all", "get", "exec", "prepare", "unsafe", "$queryRawUnsafe"}
+)
+_JS_CHILD_PROCESS = re.compile(r"^(?:child_process|childProcess|cp|proc)$")
+_JS_SHELL_CALLS = frozenset({"exec", "execSync"})
+_JS_REQUEST_DATA = re.compile(r"\b(?:req|request|ctx\.request|ctx)\.(?:query|params|body)\b")
+_JS_PATH_SANITIZERS = re.compile(r"\bbasename\s*\(")
+_JS_FILE_SINKS = frozenset(
+    {
+        "readFile",
+        "readFileSync",
+        "createReadStream",
+        "writeFile",
+        "writeFileSync",
+        "createWriteStream",
+        "unlink",
+        "unlinkSync",
+        "rm",
+        "rmSync",
+        "sendFile",
+        "download",
+        "appendFile",
+        "appendFileSync",
+    }
+)
+_JS_HTML_SINK_CALLS = frozenset({"write", "writeln", "insertAdjacentHTML"})
+# promise-returning APIs everyone knows
+_JS_KNOWN_ASYNC = frozenset({"fetch"})
 
 
 def _is_js_static_string(node: Node | None) -> bool:
@@ -795,35 +537,172 @@ def _is_js_static_string(node: Node | None) -> bool:
     return False
 
 
-def _js_loose_equality(review: _Review, node: Node) -> None:
-    operator = _field(node, "operator")
-    op = node_text(operator)
-    if operator is None or op not in ("==", "!="):
+def _is_js_async(node: Node) -> bool:
+    return node.type in _JS_FUNCTIONS and any(child.type == "async" for child in node.children)
+
+
+def _js_async_names(root: Node) -> set[str]:
+    """Names of the async functions and methods the file defines."""
+    names: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in ("function_declaration", "method_definition") and _is_js_async(node):
+            names.add(node_text(_field(node, "name")))
+        elif node.type in ("variable_declarator", "pair", "public_field_definition"):
+            value = _field(node, "value")
+            key = _field(node, "name") or _field(node, "key") or _field(node, "property")
+            if value is not None and key is not None and _is_js_async(value):
+                names.add(node_text(key))
+        stack.extend(node.named_children)
+    return names
+
+
+def _js_dynamic_string(node: Node | None) -> bool:
+    """A template with substitutions, or a `+` concatenation with a non-literal part."""
+    if node is None:
+        return False
+    if node.type == "template_string":
+        return any(child.type == "template_substitution" for child in node.named_children)
+    if node.type == "binary_expression" and node_text(_field(node, "operator")) == "+":
+        parts = [_field(node, "left"), _field(node, "right")]
+        return any(p is not None and not _is_js_static_string(p) for p in parts) and any(
+            p is not None and (p.type in ("string", "template_string") or _js_dynamic_string(p))
+            for p in parts
+        )
+    return False
+
+
+def _js_static_text(node: Node) -> str:
+    """The literal text of a template or concatenation (substitutions left out)."""
+    if node.type == "template_string":
+        return "".join(
+            node_text(child) for child in node.named_children if child.type == "string_fragment"
+        )
+    if node.type == "string":
+        return node_text(node)[1:-1]
+    if node.type == "binary_expression":
+        left, right = _field(node, "left"), _field(node, "right")
+        return (_js_static_text(left) if left else "") + (_js_static_text(right) if right else "")
+    return ""
+
+
+def _js_initializer(node: Node, name: str) -> Node | None:
+    """The value ``name`` is declared with in the function (or file) around ``node``."""
+    scope = _enclosing(node, _JS_FUNCTIONS)
+    if scope is None:
+        scope = node
+        while scope.parent is not None:
+            scope = scope.parent
+    for child in _descendants(scope, _JS_FUNCTIONS):
+        if child.type == "variable_declarator" and node_text(_field(child, "name")) == name:
+            return _field(child, "value")
+    return None
+
+
+def _js_resolve(node: Node) -> Node:
+    """An identifier argument → the value it was declared with, when there is one."""
+    if node.type == "identifier":
+        value = _js_initializer(node, node_text(node))
+        if value is not None:
+            return value
+    return node
+
+
+def _js_sql_injection(review: _Review, node: Node, method: str, args: list[Node]) -> None:
+    if method not in _JS_SQL_METHODS or not args:
         return
-    left, right = _field(node, "left"), _field(node, "right")
-    if left is None or right is None:
+    query = _js_resolve(args[0])
+    if not _js_dynamic_string(query) or not _JS_SQL.search(_js_static_text(query)):
         return
-    sides = (left, right)
-    if any(side.type in ("null", "undefined") or node_text(side) == "undefined" for side in sides):
-        return  # `x == null` deliberately matches null and undefined
-    strict = "===" if op == "==" else "!=="
-    replacement = None
-    typeof_check = any(
-        side.type == "unary_expression" and node_text(_field(side, "operator")) == "typeof"
-        for side in sides
-    ) and any(side.type == "string" for side in sides)
-    if typeof_check:
-        replacement = review.replace_on_line(operator, strict)
     review.report(
-        start_line(operator),
-        rule="js-loose-equality",
-        category=Category.BUG,
-        severity=Severity.MEDIUM,
+        [start_line(node), start_line(query)],
+        rule="js-sql-injection",
+        category=Category.SECURITY,
+        severity=Severity.HIGH,
         message=(
-            f'`{op}` converts its operands before comparing (`0 == ""` and `"1" == 1` are '
-            f"true), which hides type mix-ups; use `{strict}`."
+            "The SQL text is built from values (template string or `+`), so input can change "
+            "the query (SQL injection). Use placeholders and pass the values separately, "
+            "e.g. `db.query('SELECT ... WHERE id = $1', [id])`."
         ),
-        replacement=replacement,
+    )
+
+
+def _js_command_injection(review: _Review, node: Node, function: Node, args: list[Node]) -> None:
+    if function.type == "identifier":
+        name = node_text(function)
+    elif function.type == "member_expression" and _JS_CHILD_PROCESS.match(
+        node_text(_field(function, "object"))
+    ):
+        name = node_text(_field(function, "property"))
+    else:
+        return
+    if name not in _JS_SHELL_CALLS or not args:
+        return
+    command = _js_resolve(args[0])
+    if not _js_dynamic_string(command):
+        return
+    review.report(
+        [start_line(node), start_line(command)],
+        rule="js-command-injection",
+        category=Category.SECURITY,
+        severity=Severity.HIGH,
+        message=(
+            f"`{name}` runs its string through the shell, and this one is built from values: "
+            f"a value like `; rm -rf ~` injects commands. Use `execFile`/`spawn` with an "
+            f"argument array."
+        ),
+    )
+
+
+def _js_tainted(node: Node) -> bool:
+    text = node_text(node)
+    if _JS_PATH_SANITIZERS.search(text):
+        return False
+    if _JS_REQUEST_DATA.search(text):
+        return True
+    for identifier in re.findall(r"[A-Za-z_$][\w$]*", text):
+        value = _js_initializer(node, identifier)
+        if value is not None and value is not node and _JS_REQUEST_DATA.search(node_text(value)):
+            return not _JS_PATH_SANITIZERS.search(node_text(value))
+    return False
+
+
+def _js_path_traversal(review: _Review, node: Node, method: str, args: list[Node]) -> None:
+    if method not in _JS_FILE_SINKS or not args or not _js_tainted(args[0]):
+        return
+    review.report(
+        start_line(node),
+        rule="js-path-traversal",
+        category=Category.SECURITY,
+        severity=Severity.HIGH,
+        message=(
+            f"`{method}` gets a path built from request data: `../` in it reaches files outside "
+            f"the intended folder (path traversal). Keep only `path.basename(...)` of the name "
+            f"and check that the resolved path stays inside the folder."
+        ),
+    )
+
+
+def _js_html_sink_call(review: _Review, node: Node, function: Node, args: list[Node]) -> None:
+    method = node_text(_field(function, "property"))
+    if method not in _JS_HTML_SINK_CALLS:
+        return
+    if method in ("write", "writeln") and node_text(_field(function, "object")) != "document":
+        return
+    html = args[-1] if args else None
+    if html is None or _is_js_static_string(html):
+        return
+    review.report(
+        start_line(node),
+        rule="js-xss-sink",
+        category=Category.SECURITY,
+        severity=Severity.HIGH,
+        message=(
+            f"`{method}` parses a dynamic value as HTML, so any user-controlled part can inject "
+            f"script (XSS). Insert text with `textContent`, build elements with "
+            f"`document.createElement`, or sanitize the HTML first."
+        ),
     )
 
 
@@ -832,60 +711,15 @@ def _js_call(review: _Review, node: Node) -> None:
     if function is None:
         return
     args = _arguments(node)
-    name = node_text(function) if function.type == "identifier" else None
-    if name == "eval":
-        if len(args) == 1 and _is_js_static_string(args[0]):
-            return
-        review.report(
-            start_line(node),
-            rule="js-eval",
-            category=Category.SECURITY,
-            severity=Severity.HIGH,
-            message=(
-                "`eval()` runs its argument as JavaScript with the caller's privileges; any "
-                "attacker-influenced part of the string becomes code execution (XSS in a "
-                "browser). Parse data with `JSON.parse`, or look functions up by name."
-            ),
-        )
-    elif name == "Function":
-        _js_function_constructor(review, node)
-    elif name == "parseInt" or node_text(function) == "Number.parseInt":
-        if len(args) != 1 or args[0].type == "spread_element":
-            return
-        review.report(
-            start_line(node),
-            rule="js-parseint-radix",
-            category=Category.BUG,
-            severity=Severity.LOW,
-            message=(
-                "`parseInt` without a radix reads strings starting with `0x` as hexadecimal "
-                '(`parseInt("0x10")` is 16); pass the radix: `parseInt(value, 10)`.'
-            ),
-        )
-    elif function.type == "member_expression" and (
-        node_text(_field(function, "property")) == "forEach"
-    ):
+    _js_command_injection(review, node, function, args)
+    if function.type != "member_expression":
+        return
+    method = node_text(_field(function, "property"))
+    if method == "forEach":
         _js_async_foreach(review, node, function, args)
-
-
-def _js_function_constructor(review: _Review, node: Node) -> None:
-    review.report(
-        start_line(node),
-        rule="js-eval",
-        category=Category.SECURITY,
-        severity=Severity.HIGH,
-        message=(
-            "`Function(...)` compiles a string into code just like `eval`; any "
-            "attacker-influenced part of it becomes code execution. Use a real function "
-            "instead of building one from a string."
-        ),
-    )
-
-
-def _js_new(review: _Review, node: Node) -> None:
-    constructor = _field(node, "constructor")
-    if constructor is not None and node_text(constructor) == "Function":
-        _js_function_constructor(review, node)
+    _js_sql_injection(review, node, method, args)
+    _js_path_traversal(review, node, method, args)
+    _js_html_sink_call(review, node, function, args)
 
 
 def _js_async_foreach(review: _Review, node: Node, function: Node, args: list[Node]) -> None:
@@ -924,25 +758,6 @@ def _js_async_foreach(review: _Review, node: Node, function: Node, args: list[No
     )
 
 
-def _js_if_assignment(review: _Review, node: Node) -> None:
-    condition = _field(node, "condition")
-    inner = _first_named(condition)
-    if inner is None or inner.type != "assignment_expression":
-        return  # double parentheses `if ((m = re.exec(s)))` mark an intended assignment
-    target = collapse_whitespace(node_text(_field(inner, "left")))
-    review.report(
-        start_line(inner),
-        rule="js-assignment-in-condition",
-        category=Category.BUG,
-        severity=Severity.HIGH,
-        message=(
-            f"The `if` condition assigns to `{target}` (`=`) instead of comparing, so it tests "
-            f"the assigned value and overwrites `{target}`. Use `===` to compare; if the "
-            f"assignment is intended, do it before the `if`."
-        ),
-    )
-
-
 def _js_inner_html(review: _Review, node: Node) -> None:
     left, right = _field(node, "left"), _field(node, "right")
     if left is None or left.type != "member_expression":
@@ -952,9 +767,9 @@ def _js_inner_html(review: _Review, node: Node) -> None:
         return
     review.report(
         start_line(node),
-        rule="js-inner-html",
+        rule="js-xss-sink",
         category=Category.SECURITY,
-        severity=Severity.MEDIUM,
+        severity=Severity.HIGH,
         message=(
             f"Assigning a dynamic value to `{prop}` parses it as HTML, so any user-controlled "
             f"part can inject script (XSS). Use `textContent` for text, or build the elements "
@@ -963,27 +778,119 @@ def _js_inner_html(review: _Review, node: Node) -> None:
     )
 
 
-def _js_debugger(review: _Review, node: Node) -> None:
+def _js_promise_call(review: _Review, call: Node) -> str | None:
+    """The name of the async function ``call`` calls (defined in this file, or ``fetch``)."""
+    function = _field(call, "function")
+    if function is None:
+        return None
+    if function.type == "identifier":
+        name = node_text(function)
+        if name in review.async_names or name in _JS_KNOWN_ASYNC:
+            return name
+    elif function.type == "member_expression":
+        receiver = node_text(_field(function, "object"))
+        name = node_text(_field(function, "property"))
+        if receiver == "this" and name in review.async_names:
+            return f"this.{name}"
+    return None
+
+
+def _js_missing_await(review: _Review, node: Node) -> None:
+    """In an async function: a promise-returning call whose result is dropped, or stored in a
+    variable that is then used as if it were the value (never awaited, returned or handed on
+    to ``Promise.all`` / ``.then``)."""
+    function = _enclosing(node, _JS_FUNCTIONS)
+    if function is None or not _is_js_async(function):
+        return
+    if node.type == "expression_statement":
+        call = _first_named(node)
+        target = None
+    else:
+        call = _field(node, "value")
+        target = node_text(_field(node, "name"))
+    if call is None or call.type != "call_expression":
+        return
+    name = _js_promise_call(review, call)
+    if name is None:
+        return
+    if target is not None:
+        body = node_text(_field(function, "body"))
+        var = re.escape(target)
+        handled = (
+            rf"\bawait\s+{var}\b",
+            rf"\breturn\s+{var}\b(?!\s*[.\[(])",
+            rf"\bPromise\.\w+\([^)]*\b{var}\b",
+            rf"\b{var}\.(?:then|catch|finally)\b",
+        )
+        if any(re.search(p, body) for p in handled) or not re.search(rf"\b{var}\s*[.\[]", body):
+            return
     review.report(
-        start_line(node),
-        rule="js-debugger",
-        category=Category.MAINTAINABILITY,
-        severity=Severity.MEDIUM,
+        start_line(call),
+        replacement=review.replace_on_line(call, f"await {node_text(call)}"),
+        rule="js-missing-await",
+        category=Category.BUG,
+        severity=Severity.HIGH,
         message=(
-            "A `debugger` statement pauses execution whenever developer tools are open; "
-            "it is a leftover from debugging and should not be merged."
+            f"`{name}(...)` returns a promise and is not awaited"
+            + (
+                f": `{target}` holds the promise, not its result, so using it as the value fails"
+                if target
+                else ": the code goes on before it finishes and its errors become unhandled "
+                "rejections"
+            )
+            + f". Write `await {name}(...)`."
         ),
     )
 
 
+def _js_loop_off_by_one(review: _Review, node: Node) -> None:
+    condition = _field(node, "condition")
+    if condition is not None and condition.type == "expression_statement":
+        condition = _first_named(condition)
+    if condition is None or condition.type != "binary_expression":
+        return
+    if node_text(_field(condition, "operator")) != "<=":
+        return
+    index, bound = _field(condition, "left"), _field(condition, "right")
+    if index is None or bound is None or index.type != "identifier":
+        return
+    if bound.type != "member_expression" or node_text(_field(bound, "property")) != "length":
+        return
+    sequence = collapse_whitespace(node_text(_field(bound, "object")))
+    body = _field(node, "body")
+    if body is None:
+        return
+    for child in _descendants(body, _JS_FUNCTIONS):
+        if child.type != "subscript_expression":
+            continue
+        obj, key = _field(child, "object"), _field(child, "index")
+        if (
+            obj is not None
+            and key is not None
+            and collapse_whitespace(node_text(obj)) == sequence
+            and node_text(key) == node_text(index)
+        ):
+            review.report(
+                start_line(condition),
+                rule="js-loop-off-by-one",
+                category=Category.BUG,
+                severity=Severity.HIGH,
+                message=(
+                    f"`{node_text(index)} <= {sequence}.length` runs one step too far: on the "
+                    f"last pass `{sequence}[{node_text(index)}]` is `undefined` (valid indices "
+                    f"stop at length - 1). Use `<`."
+                ),
+            )
+            return
+
+
 _JS_RULES: dict[str, _Handler] = {
-    "binary_expression": _js_loose_equality,
     "call_expression": _js_call,
-    "new_expression": _js_new,
-    "if_statement": _js_if_assignment,
     "assignment_expression": _js_inner_html,
     "augmented_assignment_expression": _js_inner_html,
-    "debugger_statement": _js_debugger,
+    "expression_statement": _js_missing_await,
+    "variable_declarator": _js_missing_await,
+    "for_statement": _js_loop_off_by_one,
 }
 
 
@@ -1012,6 +919,9 @@ def review_file(file: ChangedFile, changed_lines: set[int]) -> list[Suggestion]:
     rules = _PYTHON_RULES if language == "python" else _JS_RULES
     if language == "python":
         review.aliases = _python_aliases(root)
+        review.async_names = _python_async_names(root)
+    else:
+        review.async_names = _js_async_names(root)
     stack = [root]
     while stack:
         node = stack.pop()

@@ -95,6 +95,8 @@ def _inline_body(
 ) -> str:
     head = f"**{s.severity.value.upper()}** · {s.category.value.replace('_', ' ')}"
     body = f"{head}\n\n{s.message}"
+    if s.rule and s.doc_url:
+        body += f"\n\nRule [`{s.rule}`]({s.doc_url})."
     if others:
         where = ", ".join(f"line {o.start_line}" for o in others[:5])
         body += f"\n\nThe same issue also appears at {where}."
@@ -208,6 +210,147 @@ def plan_pr_comments(
         planned.append((finding.fingerprint, with_fingerprint(body, finding.fingerprint)))
         existing_fps.add(finding.fingerprint)
     return planned
+
+
+# Rules of different tools (and our own tree-sitter rules) that name the same kind of problem:
+# findings of one kind on overlapping lines of a file are one problem.
+PROBLEM_KINDS: dict[str, frozenset[str]] = {
+    "sql-injection": frozenset({"S608", "S610", "S611", "js-sql-injection"}),
+    "hardcoded-secret": frozenset(
+        {
+            "S105",
+            "S106",
+            "S107",
+            "AWSKeyDetector",
+            "ArtifactoryDetector",
+            "AzureStorageKeyDetector",
+            "BasicAuthDetector",
+            "CloudantDetector",
+            "DiscordBotTokenDetector",
+            "GitHubTokenDetector",
+            "GitLabTokenDetector",
+            "IbmCloudIamDetector",
+            "IbmCosHmacDetector",
+            "JwtTokenDetector",
+            "KeywordDetector",
+            "MailchimpDetector",
+            "NpmDetector",
+            "OpenAIDetector",
+            "PrivateKeyDetector",
+            "PypiTokenDetector",
+            "SendGridDetector",
+            "SlackDetector",
+            "SoftlayerDetector",
+            "SquareOAuthDetector",
+            "StripeDetector",
+            "TelegramBotTokenDetector",
+            "TwilioKeyDetector",
+            "Base64HighEntropyString",
+            "HexHighEntropyString",
+        }
+    ),
+    "swallowed-exception": frozenset({"S110", "S112", "BLE001", "E722", "eslint/no-empty"}),
+    "blocking-call-in-async": frozenset(
+        {"ASYNC210", "ASYNC220", "ASYNC221", "ASYNC222", "ASYNC230", "ASYNC251", "S113"}
+    ),
+    "code-execution": frozenset(
+        {"S102", "S307", "eslint/no-eval", "eslint/no-new-func", "eslint/no-implied-eval"}
+    ),
+    "command-injection": frozenset({"S602", "S604", "S605", "S609", "js-command-injection"}),
+    "unsafe-deserialization": frozenset({"S301", "S302", "S506"}),
+    "path-traversal": frozenset({"S202", "py-path-traversal", "js-path-traversal"}),
+    "xss": frozenset({"S701", "S702", "react/no-danger", "js-xss-sink"}),
+    "missing-await": frozenset({"RUF006", "py-missing-await", "js-missing-await"}),
+    "self-assignment": frozenset({"PLW0127", "eslint/no-self-assign", "py-self-assignment"}),
+    "mutable-default": frozenset({"B006", "B039", "RUF024"}),
+    "off-by-one": frozenset({"py-range-len-off-by-one", "js-loop-off-by-one"}),
+}
+_KIND_OF_RULE = {rule: kind for kind, rules in PROBLEM_KINDS.items() for rule in rules}
+_SOURCE_RANK = {"analyzer": 0, "ast": 1, "offline": 1, "llm": 2}
+
+
+def problem_kind(s: Suggestion) -> str | None:
+    """The kind of problem a finding names; None for a finding without a rule (an LLM's)."""
+    if not s.rule:
+        return None
+    return _KIND_OF_RULE.get(s.rule, s.rule)
+
+
+def _same_problem(a: Suggestion, b: Suggestion) -> bool:
+    if a.path != b.path or a.start_line > b.end_line or b.start_line > a.end_line:
+        return False
+    kind_a, kind_b = problem_kind(a), problem_kind(b)
+    if kind_a is None or kind_b is None:
+        return a.category == b.category
+    return kind_a == kind_b
+
+
+def _merge_group(group: list[Suggestion]) -> Suggestion:
+    # the anchor: the most precise finding (an analyzer's rule, then ours, then the LLM's)
+    anchor = min(group, key=lambda s: (_SOURCE_RANK[s.source], -s.severity.rank, s.start_line))
+    if len(group) == 1:
+        return anchor
+    explained = next((s for s in group if s.source == "llm"), None)
+    message = explained.message if explained is not None else anchor.message
+    replacement = anchor.replacement
+    if replacement is None:
+        replacement = next((s.replacement for s in group if s.replacement is not None), None)
+    return anchor.model_copy(
+        update={
+            "severity": max((s.severity for s in group), key=lambda sev: sev.rank),
+            "message": message,
+            "replacement": replacement,
+            # the fingerprint must not follow an LLM's wording from run to run
+            "identity": anchor.identity or anchor.message.strip().lower(),
+        }
+    )
+
+
+def merge_findings(*sources: Iterable[Suggestion]) -> list[Suggestion]:
+    """One finding per problem: findings of analyzers, tree-sitter rules and the LLM on the
+    same file, overlapping lines and the same kind of problem (same kind by rule, or the same
+    category for a finding without a rule) become one. It keeps the most precise anchor with
+    its rule id and documentation link, the highest severity, the LLM's explanation when there
+    is one (else the anchor's message) and a replacement if any finding had one. Ranked best
+    first, like :func:`filter_suggestions`."""
+    findings = [s for source in sources for s in source]
+    parent = list(range(len(findings)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_path: dict[str, list[int]] = {}
+    for index, finding in enumerate(findings):
+        by_path.setdefault(finding.path, []).append(index)
+    for indices in by_path.values():
+        for position, i in enumerate(indices):
+            for j in indices[position + 1 :]:
+                if _same_problem(findings[i], findings[j]):
+                    parent[root(j)] = root(i)
+    groups: dict[int, list[Suggestion]] = {}
+    for index, finding in enumerate(findings):
+        groups.setdefault(root(index), []).append(finding)
+    merged = [_merge_group(group) for group in groups.values()]
+    merged.sort(key=lambda s: (-score(s), s.path, s.start_line))
+    return merged
+
+
+def with_analyzer_findings(
+    reviewed: Iterable[Suggestion],
+    analyzer: Iterable[Suggestion],
+    config: ReviewConfig,
+    added: dict[str, set[int]],
+    rejected: list[RejectedKind],
+) -> tuple[list[Suggestion], list[DiscardedSuggestion]]:
+    """Stage 13's input: the per-file review's ranked suggestions together with the AST
+    stage's analyzer findings, which first pass the same filter (disabled categories, lines
+    outside the diff, kinds the team rejects, the offline self-check). One finding per
+    problem, ranked; and what the filter held back."""
+    kept, held_back = filter_suggestions(analyzer, config, added, rejected, offline_self_check)
+    return merge_findings(reviewed, kept), held_back
 
 
 class FileReviewOutput(Frozen):

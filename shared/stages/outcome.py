@@ -46,11 +46,15 @@ def aggregate(
     posted: int,
 ) -> ReviewResult:
     """Stage 15 (AggregateResults): per-file, PR-level and discarded results in one record;
-    a heavy branch that failed or timed out becomes an error of the run."""
+    a heavy branch that failed or timed out, or completed with a gap it reports in ``error``,
+    becomes an error of the run."""
     errors = tuple(
         f"{BRANCH_TITLES.get(key, key)} {outcome.status}: {outcome.error or 'no detail'}"
-        for key, outcome in sorted(branches.items())
         if outcome.status != "ok"
+        # a branch that completed with a gap (an analyzer that failed or timed out)
+        else f"{BRANCH_TITLES.get(key, key)}: {outcome.error}"
+        for key, outcome in sorted(branches.items())
+        if outcome.status != "ok" or outcome.error
     )
     # what was found, not what was posted: a finding held back by a refused anchor or a limit
     # must not soften the verdict

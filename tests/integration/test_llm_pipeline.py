@@ -147,10 +147,15 @@ async def test_llm_findings_land_in_the_review_and_the_key_stays_out(
     assert systems.count(summary_system()) == 1
     assert systems.count(self_check_system()) == 1  # only orders.py had a finding to check
 
-    # the per-file finding: in the result, on the line the model named, posted inline once
+    # the per-file finding: in the result, on the line the model named, posted inline once;
+    # it is the problem Ruff reports too (B006), so the two are one finding with Ruff's rule
+    # and the model's explanation; Ruff's F632 (`is "express"`) is the other finding
     suggestions = run.result.suggestions
-    assert [s.source for s in suggestions] == ["llm"], suggestions
-    (finding,) = suggestions
+    assert [(s.source, s.rule) for s in suggestions] == [
+        ("analyzer", "B006"),
+        ("analyzer", "F632"),
+    ], suggestions
+    finding = suggestions[0]
     assert (finding.path, finding.start_line, finding.message) == (
         "inventory/orders.py",
         4,
@@ -167,7 +172,11 @@ async def test_llm_findings_land_in_the_review_and_the_key_stays_out(
     # what the author sees: the inline comment, the summary, the verdict
     host = LocalGitHost(local_target(repo, "main", "feature"), current_settings().state_dir)
     inline = [c for c in host.list_comments() if c.kind == "inline"]
-    assert [(c.path, c.line) for c in inline] == [("inventory/orders.py", 4)]
+    # B006's fix spans lines 4-5: the comment covers the range (the host records line 5)
+    assert [(c.path, c.line) for c in inline] == [
+        ("inventory/orders.py", 5),
+        ("inventory/orders.py", 10),
+    ]
     assert model.file_message in inline[0].body
     pr_comments = [c for c in host.list_comments() if c.kind == "issue"]
     assert any(model.pr_title in c.body for c in pr_comments)

@@ -61,7 +61,9 @@ async def test_happy_path_runs_all_stages_and_names_the_planted_bug(
     assert bugs and "default" in bugs[0].message.lower()
     comments = host_for(repo).list_comments()
     inline = [c for c in comments if c.kind == "inline"]
-    assert any(c.path == "inventory/orders.py" and c.line == 4 for c in inline)
+    # Ruff's B006 finding: its fix (default None, create the list inside) spans lines 4-5,
+    # so the comment covers that range (the host records its last line)
+    assert any(c.path == "inventory/orders.py" and c.line in (4, 5) for c in inline)
     assert len({c.fingerprint for c in inline}) == len(inline)
     assert run.variables["verdict"] in {"comment", "request_changes", "approve"}
     # one progress comment, turned into the final one

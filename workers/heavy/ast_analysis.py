@@ -5,14 +5,15 @@ from pathlib import Path
 from typing import Any
 
 from reviewflow.engine.port import EnginePort
-from shared.analysis.ast_report import analyze_change
 from shared.analysis.languages import detect_language
 from shared.artifacts import ArtifactStore
+from shared.config import ReviewConfig
 from shared.contract import HEAVY_BRANCHES, heavy_branch
 from shared.git.factory import open_host
 from shared.models import BranchOutcome, ChangedFile, FileStatus, ReviewTarget
+from shared.stages.ast_stage import RUFF_CONFIG_FILES, ast_stage
 from shared.stages.preparation import changed_lines
-from workers.heavy.runtime import HeavyRuntime, branch_title, deliver, dispatch_router
+from workers.heavy.runtime import HeavyRuntime, Work, branch_title, deliver, dispatch_router
 from workers.runtime import Router, StageContext, Variables
 
 BRANCH = heavy_branch("ast")
@@ -27,6 +28,7 @@ def compute_ast(
     from_sha: str,
     head_sha: str,
     attempt: int,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Runs in a worker process: everything it needs comes as plain arguments."""
     root = Path(state_dir)
@@ -39,14 +41,27 @@ def compute_ast(
     changed = {f.path for f in files}
     candidates = [p for p in host.list_files(head_sha) if p not in changed and detect_language(p)]
     repo_sources = host.read_files(candidates[:MAX_REPO_FILES], head_sha)
-    report = analyze_change(files, lines, base_sources, repo_sources)
+    repo_configs = host.read_files(list(RUFF_CONFIG_FILES), head_sha)
+    review_config = ReviewConfig.model_validate(config or {})
+    report = ast_stage(files, lines, base_sources, repo_sources, repo_configs, review_config)
     artifact = store.put(run_id, f"ast-{attempt}", report)
+    gaps = [
+        f"{run.tool} {run.status}: {run.detail}"
+        for run in report.analyzer_runs
+        if run.status in ("failed", "timeout")
+    ]
     return BranchOutcome(
-        status="ok", artifact=artifact, items=len(report.affected_symbols)
+        status="ok",
+        artifact=artifact,
+        items=len(report.affected_symbols),
+        error="; ".join(gaps)[:1000] or None,
     ).model_dump()
 
 
-def make_router(runtime: HeavyRuntime) -> Router:
+def make_work(runtime: HeavyRuntime) -> Work:
+    """The branch's work, as the dispatch runs it in the background (and the bench in
+    process)."""
+
     async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
         args = (
             str(ctx.settings.state_dir),
@@ -56,16 +71,28 @@ def make_router(runtime: HeavyRuntime) -> Router:
             v["commits"]["fromSha"],
             v["commits"]["headSha"],
             attempt,
+            v.get("config"),
         )
         loop = asyncio.get_running_loop()
         raw = await loop.run_in_executor(runtime.pool, compute_ast, *args)
         return BranchOutcome.model_validate(raw)
 
-    async def hand_on(engine: EnginePort, ctx: StageContext, outcome: BranchOutcome) -> None:
-        """After its own result: tell the LLM branches that wait for the impact context (a
-        branch that already went on without it matches nothing, which is fine)."""
-        for branch in HEAVY_BRANCHES:
-            if branch.context_message is not None:
-                await deliver(engine, branch.context_message, ctx, None, None, branch_title(BRANCH))
+    return work
 
-    return dispatch_router(runtime, BRANCH, work, ("filesArtifact", "commits"), after=hand_on)
+
+async def hand_on(engine: EnginePort, ctx: StageContext, outcome: BranchOutcome) -> None:
+    """After its own result: tell the LLM branches that wait for the impact context (a
+    branch that already went on without it matches nothing, which is fine). The round keeps
+    a late message from reaching the next round's wait."""
+    keys: dict[str, str | int] = {"reviewRound": ctx.review_round}
+    for branch in HEAVY_BRANCHES:
+        if branch.context_message is not None:
+            await deliver(
+                engine, branch.context_message, ctx, None, keys, branch_title(BRANCH), quiet=True
+            )
+
+
+def make_router(runtime: HeavyRuntime) -> Router:
+    return dispatch_router(
+        runtime, BRANCH, make_work(runtime), ("config", "filesArtifact", "commits"), after=hand_on
+    )

@@ -14,7 +14,7 @@ from shared.stages.findings import FileReviewOutput, filter_suggestions, offline
 from shared.stages.impact import impact_context
 from shared.stages.preparation import FileGate, LoadedContext, RejectedKind, changed_lines
 from workers.heavy.pr_review import ast_report_of
-from workers.heavy.runtime import HeavyRuntime, dispatch_router
+from workers.heavy.runtime import HeavyRuntime, Work, dispatch_router
 from workers.runtime import Router, StageContext, Variables, config_of
 
 BRANCH = heavy_branch("file")
@@ -67,7 +67,10 @@ async def _llm_review(
     return suggestions, failed
 
 
-def make_router(runtime: HeavyRuntime) -> Router:
+def make_work(runtime: HeavyRuntime) -> Work:
+    """The branch's work, as the dispatch runs it in the background (and the bench in
+    process)."""
+
     async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
         config = config_of(v)
         files = ctx.store.get(v["filesArtifact"], list[ChangedFile])
@@ -110,4 +113,8 @@ def make_router(runtime: HeavyRuntime) -> Router:
             )
         return BranchOutcome(status="ok", artifact=artifact, items=len(kept), tokens=tokens)
 
-    return dispatch_router(runtime, BRANCH, work, VARIABLES)
+    return work
+
+
+def make_router(runtime: HeavyRuntime) -> Router:
+    return dispatch_router(runtime, BRANCH, make_work(runtime), VARIABLES)

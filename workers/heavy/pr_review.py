@@ -11,7 +11,7 @@ from shared.llm.settings import LlmSettings
 from shared.models import BranchOutcome, ChangedFile, PrFinding, PullRequestInfo
 from shared.stages.impact import impact_context
 from shared.stages.preparation import LoadedContext
-from workers.heavy.runtime import HeavyRuntime, dispatch_router
+from workers.heavy.runtime import HeavyRuntime, Work, dispatch_router
 from workers.runtime import Router, StageContext, Variables, branch_outcome, config_of
 
 BRANCH = heavy_branch("pr")
@@ -26,7 +26,10 @@ def ast_report_of(ctx: StageContext, v: Variables) -> AstReport | None:
     return ctx.store.get(outcome.artifact, AstReport)
 
 
-def make_router(runtime: HeavyRuntime) -> Router:
+def make_work(runtime: HeavyRuntime) -> Work:
+    """The branch's work, as the dispatch runs it in the background (and the bench in
+    process)."""
+
     async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
         config = config_of(v)
         pr = PullRequestInfo.model_validate(v["pr"])
@@ -51,4 +54,8 @@ def make_router(runtime: HeavyRuntime) -> Router:
         artifact = ctx.store.put(ctx.run_id, f"pr-review-{attempt}", findings)
         return BranchOutcome(status="ok", artifact=artifact, items=len(findings), tokens=tokens)
 
-    return dispatch_router(runtime, BRANCH, work, VARIABLES)
+    return work
+
+
+def make_router(runtime: HeavyRuntime) -> Router:
+    return dispatch_router(runtime, BRANCH, make_work(runtime), VARIABLES)

@@ -3,7 +3,7 @@
 from typing import Any
 
 from shared.contract import HEAVY_BRANCHES
-from shared.models import DiscardedSuggestion, PrFinding, SkippedFile
+from shared.models import DiscardedSuggestion, PrFinding, SkippedFile, Suggestion
 from shared.stages.findings import FileReviewOutput
 from shared.stages.outcome import aggregate
 from shared.stages.preparation import FileGate, gate_skips
@@ -45,8 +45,11 @@ def aggregate_results(ctx: StageContext, v: Variables) -> Variables:
     )
     discarded = list(review.discarded) if review else []
     discarded += [DiscardedSuggestion.model_validate(d) for d in comments.get("dropped", [])]
+    suggestions = list(review.suggestions) if review else []
+    if "suggestions" in comments:  # merged with the analyzers' findings by stage 13
+        suggestions = [Suggestion.model_validate(s) for s in comments["suggestions"]]
     result = aggregate(
-        suggestions=list(review.suggestions) if review else [],
+        suggestions=suggestions,
         posted_fingerprints=list(comments.get("posted", [])) + list(comments.get("already", [])),
         pr_findings=pr_findings,
         discarded=discarded,

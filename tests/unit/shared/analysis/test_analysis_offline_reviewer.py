@@ -15,7 +15,7 @@ def code(text: str) -> str:
     return textwrap.dedent(text)
 
 
-PY_PREFIX = "import os\nimport pickle\nimport subprocess\nimport yaml\n\n\n"
+PY_PREFIX = "import asyncio\nimport os\n\nfrom flask import request\n\n\n"
 JS_PREFIX = "import { save } from './store';\n\n"
 
 
@@ -31,393 +31,95 @@ class Case:
     severity: Severity
 
 
+# The rules an analyzer does not cover (Ruff, oxlint and detect-secrets cover the rest; their
+# examples are in tests/unit/shared/analyzers/test_analyzer_rules.py).
 CASES = [
     Case(
-        "py-mutable-default",
+        "py-missing-await",
         "app/jobs.py",
         code(
             """\
-            def enqueue(job, queue=[]):
-                queue.append(job)
-                return queue
-            """
-        ),
-        code(
-            """\
-            def enqueue(job, queue=None):
-                queue = [] if queue is None else queue
-                queue.append(job)
-                return queue
-            """
-        ),
-        1,
-        Category.BUG,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-mutable-default",
-        "app/jobs.py",
-        code(
-            """\
-            def merge(a, *, extra: dict = {}):
-                return {**a, **extra}
-            """
-        ),
-        code(
-            """\
-            def merge(a, *, extra: tuple = ()):
-                return (a, *extra)
-            """
-        ),
-        1,
-        Category.BUG,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-bare-except",
-        "app/io.py",
-        code(
-            """\
-            def read(path):
-                try:
-                    return open(path).read()
-                except:
-                    return None
-            """
-        ),
-        code(
-            """\
-            def read(path):
-                try:
-                    return open(path).read()
-                except:
-                    log(path)
-                    raise
-            """
-        ),
-        4,
-        Category.BUG,
-        Severity.MEDIUM,
-    ),
-    Case(
-        "py-swallowed-exception",
-        "app/io.py",
-        code(
-            """\
-            def close(conn):
-                try:
-                    conn.close()
-                except Exception:
-                    pass
-            """
-        ),
-        code(
-            """\
-            def close(conn):
-                try:
-                    conn.close()
-                except ConnectionError:
-                    pass
-            """
-        ),
-        4,
-        Category.BUG,
-        Severity.MEDIUM,
-    ),
-    Case(
-        "py-swallowed-exception",
-        "app/io.py",
-        code(
-            """\
-            def close(conn):
-                try:
-                    conn.close()
-                except Exception as exc:
-                    ...
-            """
-        ),
-        code(
-            """\
-            def close(conn):
-                try:
-                    conn.close()
-                except Exception as exc:
-                    log.warning('close failed: %s', exc)
-            """
-        ),
-        4,
-        Category.BUG,
-        Severity.MEDIUM,
-    ),
-    Case(
-        "py-singleton-equality",
-        "app/check.py",
-        code(
-            """\
-            def missing(value):
-                return value == None
-            """
-        ),
-        code(
-            """\
-            def missing(value):
-                return value is None
-            """
-        ),
-        2,
-        Category.BUG,
-        Severity.LOW,
-    ),
-    Case(
-        "py-singleton-equality",
-        "app/check.py",
-        code(
-            """\
-            def enabled(flag):
-                if flag != False:
-                    return 1
-            """
-        ),
-        code(
-            """\
-            def deleted(session, User):
-                return session.query(User).filter(User.deleted_at == None)
-            """
-        ),
-        2,
-        Category.BUG,
-        Severity.LOW,
-    ),
-    Case(
-        "py-is-literal",
-        "app/check.py",
-        code(
-            """\
-            def is_admin(role):
-                return role is 'admin'
-            """
-        ),
-        code(
-            """\
-            def is_admin(role):
-                return role == 'admin' or role is None
-            """
-        ),
-        2,
-        Category.BUG,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-is-literal",
-        "app/check.py",
-        code(
-            """\
-            def failed(code):
-                return code is not -1
-            """
-        ),
-        code(
-            """\
-            def failed(code):
-                return code is not SENTINEL
-            """
-        ),
-        2,
-        Category.BUG,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-eval",
-        "app/calc.py",
-        code(
-            """\
-            def compute(expr):
-                return eval(expr)
-            """
-        ),
-        code(
-            """\
-            def compute(model, expr):
-                model.eval()
-                return ast.literal_eval(expr)
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-eval",
-        "app/calc.py",
-        code(
-            """\
-            def run(code, scope):
-                exec(code, scope)
-            """
-        ),
-        code(
-            """\
-            def run(scope):
-                exec('x = 1', scope) if False else None
-                exec('x = 1')
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-shell-injection",
-        "app/shell.py",
-        code(
-            """\
-            def archive(name):
-                subprocess.run(f'tar czf {name}.tgz data', shell=True)
-            """
-        ),
-        code(
-            """\
-            def archive(name):
-                subprocess.run(['tar', 'czf', f'{name}.tgz', 'data'])
-                subprocess.run(f'tar {name}', shell=False)
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-shell-injection",
-        "app/shell.py",
-        code(
-            """\
-            def remove(path):
-                os.system('rm -rf ' + path)
-            """
-        ),
-        code(
-            """\
-            def remove(path):
-                os.remove(path)
-                os.system('clear')
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-yaml-load",
-        "app/conf.py",
-        code(
-            """\
-            def read(fh):
-                return yaml.load(fh)
-            """
-        ),
-        code(
-            """\
-            def read(fh):
-                return yaml.load(fh, Loader=yaml.SafeLoader) or yaml.safe_load(fh)
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-pickle-load",
-        "app/cache.py",
-        code(
-            """\
-            def restore(blob):
-                return pickle.loads(blob)
-            """
-        ),
-        code(
-            """\
-            def store(obj):
-                return pickle.dumps(obj)
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.MEDIUM,
-    ),
-    Case(
-        "py-assert-tuple",
-        "app/check.py",
-        code(
-            """\
-            def check(x):
-                assert (x > 0, 'x must be positive')
-            """
-        ),
-        code(
-            """\
-            def check(x):
-                assert x > 0, 'x must be positive'
-                assert (x > 0)
-            """
-        ),
-        2,
-        Category.BUG,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-finally-exit",
-        "app/flow.py",
-        code(
-            """\
-            def fetch(conn):
-                try:
-                    return conn.get()
-                finally:
-                    return None
-            """
-        ),
-        code(
-            """\
-            def fetch(conn):
-                try:
-                    return conn.get()
-                finally:
-                    conn.close()
-            """
-        ),
-        5,
-        Category.BUG,
-        Severity.MEDIUM,
-    ),
-    Case(
-        "py-finally-exit",
-        "app/flow.py",
-        code(
-            """\
-            def drain(q):
-                while q:
-                    try:
-                        q.pop()
-                    finally:
-                        break
-            """
-        ),
-        code(
-            """\
-            def drain(q):
-                try:
-                    q.pop()
-                finally:
-                    for item in q:
-                        break
+            async def notify(user):
+                await asyncio.sleep(0)
 
-                    def later():
-                        return 1
+
+            async def handle(user):
+                notify(user)
+            """
+        ),
+        code(
+            """\
+            async def notify(user):
+                await asyncio.sleep(0)
+
+
+            async def handle(user):
+                await notify(user)
+                task = asyncio.create_task(notify(user))
+                pending = notify(user)
+                await asyncio.gather(pending, task)
             """
         ),
         6,
         Category.BUG,
-        Severity.MEDIUM,
+        Severity.HIGH,
+    ),
+    Case(
+        "py-missing-await",
+        "app/store.py",
+        code(
+            """\
+            class Store:
+                async def load(self, key):
+                    return {}
+
+                async def name(self, key):
+                    row = self.load(key)
+                    return row["name"]
+            """
+        ),
+        code(
+            """\
+            class Store:
+                async def load(self, key):
+                    return {}
+
+                async def name(self, key):
+                    row = await self.load(key)
+                    return row["name"]
+
+                def later(self, key):
+                    return self.load(key)
+            """
+        ),
+        6,
+        Category.BUG,
+        Severity.HIGH,
+    ),
+    Case(
+        "py-path-traversal",
+        "app/files.py",
+        code(
+            """\
+            def download():
+                name = request.args["file"]
+                path = os.path.join("/srv/uploads", name)
+                with open(path, "rb") as fh:
+                    return fh.read()
+            """
+        ),
+        code(
+            """\
+            def download():
+                name = os.path.basename(request.args["file"])
+                path = os.path.join("/srv/uploads", name)
+                with open(path, "rb") as fh:
+                    return fh.read()
+            """
+        ),
+        4,
+        Category.SECURITY,
+        Severity.HIGH,
     ),
     Case(
         "py-self-assignment",
@@ -432,8 +134,6 @@ CASES = [
         code(
             """\
             class User:
-                name = name
-
                 def __init__(self, name):
                     self.name = name
             """
@@ -441,45 +141,6 @@ CASES = [
         3,
         Category.BUG,
         Severity.MEDIUM,
-    ),
-    Case(
-        "py-hardcoded-secret",
-        "app/settings.py",
-        code(
-            """\
-            API_TOKEN = 'ghp_4f9A1c8B2d7E6a5F'
-            """
-        ),
-        code(
-            """\
-            API_TOKEN = os.environ['API_TOKEN']
-            TOKEN_ENV = 'SERVICE_API_TOKEN'
-            password = 'short'
-            PASSWORD_URL = 'https://example.org/reset-password'
-            """
-        ),
-        1,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "py-hardcoded-secret",
-        "app/db.py",
-        code(
-            """\
-            def connect(driver):
-                return driver.connect(user='app', password='Pr0d-db-2024!')
-            """
-        ),
-        code(
-            """\
-            def connect(driver, secret):
-                return driver.connect(user='app', password=secret)
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
     ),
     Case(
         "py-range-len-off-by-one",
@@ -509,131 +170,48 @@ CASES = [
         Severity.HIGH,
     ),
     Case(
-        "js-loose-equality",
-        "web/cart.js",
-        code(
-            """\
-            export function same(a, b) {
-              return a == b;
-            }
-            """
-        ),
-        code(
-            """\
-            export function same(a, b) {
-              return a === b || a == null;
-            }
-            """
-        ),
-        2,
-        Category.BUG,
-        Severity.MEDIUM,
-    ),
-    Case(
-        "js-eval",
-        "web/calc.js",
-        code(
-            """\
-            export function run(code) {
-              return eval(code);
-            }
-            """
-        ),
-        code(
-            """\
-            export function run(code) {
-              return JSON.parse(code);
-            }
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "js-eval",
-        "web/calc.ts",
-        code(
-            """\
-            export function compile(body: string) {
-              return new Function('x', body);
-            }
-            """
-        ),
-        code(
-            """\
-            export function compile(body: string) {
-              return new Map([['x', body]]);
-            }
-            """
-        ),
-        2,
-        Category.SECURITY,
-        Severity.HIGH,
-    ),
-    Case(
-        "js-assignment-in-condition",
-        "web/auth.js",
-        code(
-            """\
-            export function check(user, admin) {
-              if (user = admin) {
-                return true;
-              }
-            }
-            """
-        ),
-        code(
-            """\
-            export function check(user, admin, re, s) {
-              let m;
-              if (user === admin) return true;
-              if ((m = re.exec(s))) return m;
-            }
-            """
-        ),
-        2,
-        Category.BUG,
-        Severity.HIGH,
-    ),
-    Case(
-        "js-parseint-radix",
-        "web/form.ts",
-        code(
-            """\
-            export const age = (raw: string) => parseInt(raw);
-            """
-        ),
-        code(
-            """\
-            export const age = (raw: string) => parseInt(raw, 10);
-            """
-        ),
-        1,
-        Category.BUG,
-        Severity.LOW,
-    ),
-    Case(
-        "js-inner-html",
+        "js-xss-sink",
         "web/view.js",
         code(
             """\
-            export function show(el, comment) {
-              el.innerHTML = `<p>${comment}</p>`;
+            export function show(el, name) {
+              el.innerHTML = `<b>${name}</b>`;
             }
             """
         ),
         code(
             """\
-            export function show(el, comment) {
-              el.textContent = comment;
+            export function show(el, name) {
+              el.textContent = name;
               el.innerHTML = '<p>static</p>';
             }
             """
         ),
         2,
         Category.SECURITY,
-        Severity.MEDIUM,
+        Severity.HIGH,
+    ),
+    Case(
+        "js-xss-sink",
+        "web/legacy.js",
+        code(
+            """\
+            export function banner(params) {
+              document.write('<h1>' + params.get('title') + '</h1>');
+            }
+            """
+        ),
+        code(
+            """\
+            export function banner(params, out) {
+              document.write('<h1>Welcome</h1>');
+              out.write(params.get('title'));
+            }
+            """
+        ),
+        2,
+        Category.SECURITY,
+        Severity.HIGH,
     ),
     Case(
         "js-async-foreach",
@@ -662,27 +240,140 @@ CASES = [
         Severity.HIGH,
     ),
     Case(
-        "js-debugger",
-        "web/App.tsx",
+        "js-missing-await",
+        "web/user.ts",
         code(
             """\
-            export const App = () => {
-              debugger;
-              return <div />;
-            };
+            async function loadUser(id: string): Promise<User> {
+              return (await fetch(`/users/${id}`)).json();
+            }
+
+            export async function greet(id: string) {
+              const user = loadUser(id);
+              return `Hello ${user.name}`;
+            }
             """
         ),
         code(
             """\
-            export const App = () => {
-              const debuggerEnabled = false;
-              return <div />;
-            };
+            async function loadUser(id: string): Promise<User> {
+              return (await fetch(`/users/${id}`)).json();
+            }
+
+            export async function greet(id: string) {
+              const user = await loadUser(id);
+              const later = loadUser(id);
+              await Promise.all([later]);
+              return `Hello ${user.name}`;
+            }
+            """
+        ),
+        6,
+        Category.BUG,
+        Severity.HIGH,
+    ),
+    Case(
+        "js-sql-injection",
+        "server/users.js",
+        code(
+            """\
+            export async function find(db, req) {
+              return db.query(`SELECT * FROM users WHERE id = ${req.params.id}`);
+            }
+            """
+        ),
+        code(
+            """\
+            export async function find(db, req) {
+              const label = `user ${req.params.id}`;
+              return db.query('SELECT * FROM users WHERE id = $1', [req.params.id]);
+            }
             """
         ),
         2,
-        Category.MAINTAINABILITY,
-        Severity.MEDIUM,
+        Category.SECURITY,
+        Severity.HIGH,
+    ),
+    Case(
+        "js-command-injection",
+        "server/git.js",
+        code(
+            """\
+            import { exec } from 'child_process';
+
+            export function log(branch, done) {
+              exec(`git log --oneline ${branch}`, done);
+            }
+            """
+        ),
+        code(
+            """\
+            import { execFile } from 'child_process';
+
+            export function log(branch, done) {
+              execFile('git', ['log', '--oneline', branch], done);
+              /v(\\d+)/.exec(`v${branch}`);
+            }
+            """
+        ),
+        4,
+        Category.SECURITY,
+        Severity.HIGH,
+    ),
+    Case(
+        "js-path-traversal",
+        "server/files.js",
+        code(
+            """\
+            export function download(req, res) {
+              const file = path.join(UPLOADS, req.query.name);
+              res.sendFile(file);
+            }
+            """
+        ),
+        code(
+            """\
+            export function download(req, res) {
+              const file = path.join(UPLOADS, path.basename(req.query.name));
+              res.sendFile(file);
+            }
+            """
+        ),
+        3,
+        Category.SECURITY,
+        Severity.HIGH,
+    ),
+    Case(
+        "js-loop-off-by-one",
+        "web/sum.ts",
+        code(
+            """\
+            export function sum(values: number[]): number {
+              let total = 0;
+              for (let i = 0; i <= values.length; i++) {
+                total += values[i];
+              }
+              return total;
+            }
+            """
+        ),
+        code(
+            """\
+            export function sum(values: number[]): number {
+              let total = 0;
+              for (let i = 0; i < values.length; i++) {
+                total += values[i];
+              }
+              for (let n = 0; n <= values.length; n++) {
+                total += n;
+              }
+              return total;
+            }
+            """
+        ),
+        3,
+        Category.BUG,
+        Severity.HIGH,
     ),
 ]
 
@@ -736,23 +427,22 @@ def test_every_finding_is_anchored_on_one_changed_line(make_change: MakeChange) 
 
 
 def test_only_the_changed_part_of_a_function_is_reviewed(make_change: MakeChange) -> None:
-    before = PY_PREFIX + "def f(items=[]):\n    return items\n"
-    after = PY_PREFIX + "def f(items=[]):\n    return eval(items)\n"
+    functions = "async def f(user):\n    notify(user)\n\n\nasync def notify(u):\n    pass\n"
+    before = PY_PREFIX + functions
+    after = before.replace("async def f(user):\n", "async def f(user):\n    f(user)\n")
     file, lines = make_change("app/x.py", after, before)
-    assert [s.rule for s in review_file(file, lines)] == ["py-eval"]
+    findings = review_file(file, lines)
+    assert [(s.rule, s.start_line) for s in findings] == [("py-missing-await", 8)]
 
 
 @pytest.mark.parametrize(
     ("path", "text", "line", "replacement"),
     [
-        ("a.py", "def f(value):\n    if value == None:\n        pass\n", 2,
-         "    if value is None:"),
-        ("a.py", "ok = value != None\n", 1, "ok = value is not None"),
-        ("a.py", "same = role is 'admin'\n", 1, "same = role == 'admin'"),
-        ("a.py", "import yaml\n\nwith open(p) as fh:\n    data = yaml.load(fh)\n", 4,
-         "    data = yaml.safe_load(fh)"),
-        ("a.py", "assert (x, 'message')\n", 1, "assert x, 'message'"),
-        ("a.js", "if (typeof x == 'string') {}\n", 1, "if (typeof x === 'string') {}"),
+        ("a.py", "async def f():\n    g()\n\n\nasync def g():\n    pass\n", 2, "    await g()"),
+        ("a.py", "import asyncio\n\n\nasync def f():\n    asyncio.sleep(1)\n", 5,
+         "    await asyncio.sleep(1)"),
+        ("a.js", "async function f(u) {\n  const r = fetch(u);\n  return r.json();\n}\n", 2,
+         "  const r = await fetch(u);"),
     ],
 )  # fmt: skip
 def test_certain_one_line_fixes_come_with_a_replacement(
@@ -765,44 +455,44 @@ def test_certain_one_line_fixes_come_with_a_replacement(
 
 
 def test_no_replacement_when_the_fix_is_not_certain(make_change: MakeChange) -> None:
-    file, lines = make_change("a.js", "export const same = (a, b) => a == b;\n")
+    file, lines = make_change("a.js", "export function f(el, x) {\n  el.innerHTML = x;\n}\n")
     (finding,) = review_file(file, lines)
-    assert finding.rule == "js-loose-equality"
+    assert finding.rule == "js-xss-sink"
     assert finding.replacement is None
 
 
 def test_two_findings_on_one_line_drop_their_replacements(make_change: MakeChange) -> None:
-    file, lines = make_change("a.py", "def f(a, b):\n    return a == None or b == None\n")
+    text = "async def f():\n    g(); g()\n\n\nasync def g():\n    pass\n"
+    file, lines = make_change("a.py", text)
     findings = review_file(file, lines)
-    assert [(s.rule, s.replacement) for s in findings] == [("py-singleton-equality", None)]
+    assert [(s.rule, s.start_line, s.replacement) for s in findings] == [
+        ("py-missing-await", 2, None)
+    ]
 
 
 def test_suppression_comment(make_change: MakeChange) -> None:
-    file, lines = make_change("a.py", "def f(code):\n    return eval(code)  # reviewflow: ignore\n")
+    text = "async def f():\n    g()  # reviewflow: ignore\n\n\nasync def g():\n    pass\n"
+    file, lines = make_change("a.py", text)
     assert review_file(file, lines) == []
 
 
 def test_files_that_cannot_be_reviewed_give_no_findings(make_change: MakeChange) -> None:
-    ruby, ruby_lines = make_change("a.rb", "eval(params[:code])\n")
+    ruby, ruby_lines = make_change("a.rb", "File.read(params[:name])\n")
     assert review_file(ruby, ruby_lines) == []
     binary = ChangedFile(path="a.py", status=FileStatus.MODIFIED, binary=True)
     assert review_file(binary, {1}) == []
     removed = ChangedFile(path="a.py", status=FileStatus.REMOVED)
     assert review_file(removed, {1}) == []
-    python, _ = make_change("a.py", "eval(code)\n")
+    python, _ = make_change("a.py", "open(request.args['f'])\n")
     assert review_file(python, set()) == []
 
 
-def test_messages_do_not_repeat_the_secret(make_change: MakeChange) -> None:
-    file, lines = make_change("app/s.py", "SECRET_KEY = 'q8Zr2Lx9Wv4T'\n")
-    (finding,) = review_file(file, lines)
-    assert "q8Zr2Lx9Wv4T" not in finding.message
-    assert "SECRET_KEY" in finding.message
-
-
-def test_secrets_in_test_files_are_not_reported(make_change: MakeChange) -> None:
-    file, lines = make_change("tests/test_login.py", "PASSWORD = 'hunter2hunter2'\n")
+def test_rules_an_analyzer_covers_are_gone(make_change: MakeChange) -> None:
+    # mutable default, `is` with a literal, eval, `==`: Ruff and oxlint report these now
+    file, lines = make_change("a.py", "def f(a=[]):\n    return eval(a) is 'x'\n")
     assert review_file(file, lines) == []
+    js, js_lines = make_change("a.js", "export const same = (a, b) => a == b || eval(a);\n")
+    assert review_file(js, js_lines) == []
 
 
 # ---------------------------------------------------------------------------- PR level
@@ -905,8 +595,8 @@ def test_additions_from_the_host_are_used_when_given() -> None:
 
 
 def test_review_file_returns_suggestions() -> None:
-    content = "def f(a=[]):\n    return a\n"
-    file = ChangedFile(path="m.py", status=FileStatus.ADDED, content=content, additions=2)
-    (finding,) = review_file(file, {1, 2})
+    content = "class A:\n    def f(self):\n        self.a = self.a\n"
+    file = ChangedFile(path="m.py", status=FileStatus.ADDED, content=content, additions=3)
+    (finding,) = review_file(file, {1, 2, 3})
     assert isinstance(finding, Suggestion)
-    assert finding.rule == "py-mutable-default"
+    assert finding.rule == "py-self-assignment"
