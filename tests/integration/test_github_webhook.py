@@ -212,8 +212,14 @@ async def test_opened_then_synchronize_reviews_incrementally_without_duplicates(
     assert contents == [f"/repos/{REPO}/contents/.reviewflow.yml"], contents
     posted = inline_fingerprints(gh)
     bodies = [c["body"] for c in gh.review_comments(REPO, PR)]
-    paths_lines = {(c["path"], c["line"]) for c in gh.review_comments(REPO, PR)}
-    assert ("inventory/orders.py", 4) in paths_lines, bodies
+    # the mutable default of line 4 (Ruff's B006, whose fix spans lines 4-5: a multi-line
+    # comment ending on line 5) and the identity comparison of line 10 (F632)
+    spans = {
+        (c["path"], c.get("start_line") or c["line"], c["line"])
+        for c in gh.review_comments(REPO, PR)
+    }
+    assert ("inventory/orders.py", 4, 5) in spans, bodies
+    assert ("inventory/orders.py", 10, 10) in spans, bodies
     assert len(set(posted)) == len(posted)
     progress = [
         c for c in gh.issue_comments(REPO, PR) if fingerprint_of(c["body"]) == PROGRESS_FINGERPRINT
@@ -295,7 +301,7 @@ async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_ever
     def thread_of(path: str, line: int) -> dict[str, Any]:
         return next(t for t in gh.threads(REPO, PR) if (t["path"], t["line"]) == (path, line))
 
-    assert not thread_of("inventory/orders.py", 4)["isResolved"]
+    assert not thread_of("inventory/orders.py", 5)["isResolved"]
     fixed = git(repo, "show", "feature:inventory/orders.py").replace(
         "def add_order(order, pending=[]):",
         "def add_order(order, pending=None):\n    pending = pending or []",
@@ -304,7 +310,7 @@ async def test_a_fixed_problem_resolves_its_thread_and_a_force_push_reviews_ever
     answer = await send(ingress, "pull_request", body, delivery_id=f"fix-{RUN}")
     assert answer.status_code == 202
     await until_ended(client, answer.json()["processInstanceId"])
-    assert thread_of("inventory/orders.py", 4)["isResolved"]
+    assert thread_of("inventory/orders.py", 5)["isResolved"]
 
     # a force-push rewrites the branch: the last reviewed commit is gone, so a full review
     git(repo, "checkout", "-q", "feature")
