@@ -9,8 +9,8 @@ own instance page covers running instances only) and assert what is on the scree
 
 Screenshots go to each test's ``tmp_path`` (under pytest's ``--basetemp`` when given); their
 paths are printed (``pytest -s`` or ``-rA`` shows them). Like every test under
-tests/integration/ these are marked ``integration``; they never skip: without Chromium or
-Playwright they fail with the install hint.
+tests/integration/ these are marked ``integration`` (and ``browser``); they never skip: without
+Chromium or Playwright they fail with the install hint.
 """
 
 import asyncio
@@ -54,6 +54,9 @@ INSTALL_HINT = (
     "(Debian's Chromium; Playwright downloads no browser here: never `playwright install`)"
 )
 ADMIN_PASSWORD_ENV = "REVIEWFLOW_ENGINE_ADMIN_PASSWORD"
+
+# `-m browser` selects these; the conftest marks them `integration` as well, so CI runs them
+pytestmark = pytest.mark.browser
 
 
 def admin_login(engine: EngineHandle) -> tuple[str, str]:
