@@ -25,6 +25,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -477,9 +478,17 @@ class OperatonEngine:
         return [str(raw["id"]) for raw in response.json()]
 
     def operator_url(self, process_instance_id: str) -> str | None:
+        """Cockpit's page of the review: ``<cockpit>/#/review/<id>``.
+
+        That route is the engine module's Cockpit plugin (engine/, ``ReviewCockpitPlugin``). The
+        community Cockpit's own ``#/process-instance/<id>/runtime`` covers running instances
+        only (a finished one redirects to the definition, whose instance list is runtime-only
+        too), while the plugin's page reads the history API: it shows a review running or
+        finished, and links a running one to that runtime page (incidents, retries).
+        """
         if not self.cockpit_url:
             return None
-        return f"{self.cockpit_url}/#/process-instance/{process_instance_id}/runtime"
+        return f"{self.cockpit_url}/#/review/{quote(process_instance_id, safe='')}"
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -278,7 +278,7 @@ async def test_instance_state_prefers_the_instance_scope_and_counts_incidents() 
     assert state.variables == {"verdict": "comment", "skipKind": "top"}
     assert state.incidents == 2
     assert engine.operator_url("p1") == (
-        "http://engine.test/operaton/app/cockpit/default/#/process-instance/p1/runtime"
+        "http://engine.test/operaton/app/cockpit/default/#/review/p1"
     )
     await engine.aclose()
 

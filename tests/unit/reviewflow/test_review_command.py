@@ -39,13 +39,13 @@ def test_the_run_summary_names_the_cockpit_page_and_open_incidents(
         result=None,
         report_path=None,
         seconds=1.5,
-        operator_url="http://127.0.0.1:8080/operaton/app/cockpit/default/#/process-instance/pi-1",
+        operator_url="http://127.0.0.1:8080/operaton/app/cockpit/default/#/review/pi-1",
         incidents=1,
     )
     print_run(run)
     out = capsys.readouterr().out
     assert "Process instance pi-1" in out
-    page = "http://127.0.0.1:8080/operaton/app/cockpit/default/#/process-instance/pi-1"
+    page = "http://127.0.0.1:8080/operaton/app/cockpit/default/#/review/pi-1"
     assert f"Cockpit: {page}" in out.replace("\n", "")
     assert "1 open incident(s)" in out
 
