@@ -130,8 +130,10 @@ class PostgresServer:
         self.started = True
         self.psql(f"CREATE DATABASE {DATABASE}", database="postgres")
 
-    def psql(self, sql: str, database: str = DATABASE) -> list[list[str]]:
-        """Rows of ``sql`` (fields as text), through ``psql`` over TCP as the test user."""
+    def psql(self, sql: str, database: str = DATABASE, **params: str) -> list[list[str]]:
+        """Rows of ``sql`` (fields as text), through ``psql`` over TCP as the test user.
+        ``params`` are psql variables: write ``:'name'`` in ``sql`` for a quoted literal."""
+        variables = [arg for name, value in params.items() for arg in ("-v", f"{name}={value}")]
         psql = self.bindir / "psql"
         result = subprocess.run(
             [
@@ -149,9 +151,9 @@ class PostgresServer:
                 "-AtX",
                 "-F",
                 "\t",
-                "-c",
-                sql,
+                *variables,
             ],
+            input=sql,
             capture_output=True,
             text=True,
             check=False,
