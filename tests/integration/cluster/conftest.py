@@ -9,7 +9,7 @@
   deployed over REST) and creates the one-run-per-key index. The first node creates the
   schema; the second starts once it is ready (two nodes creating one schema at once collide).
 - Workers: every light and heavy worker in the test's process, polling both nodes (one poller
-  per node and group) through one :class:`OperatonCluster`.
+  per node and group) through one :class:`OperatonCluster`, for the whole module.
 
 Nothing here skips: without PostgreSQL or Java/Maven the tests fail and say what is missing.
 """
@@ -141,9 +141,10 @@ def cluster() -> Iterator[Cluster]:
             signal.signal(signal.SIGTERM, previous)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def nodes(cluster: Cluster) -> AsyncIterator[list[OperatonCluster]]:
-    """Client views of both nodes (both up), with bpmn/code_review.bpmn deployed."""
+    """Client views of both nodes (up: a node an earlier module killed is started again),
+    with bpmn/code_review.bpmn deployed."""
     if cluster.killed:
         await asyncio.to_thread(cluster.revive)
     views = cluster.ports()
@@ -167,8 +168,11 @@ class ClusterWorkers:
         await self.task
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def workers(nodes: list[OperatonCluster]) -> AsyncIterator[ClusterWorkers]:
+    """One set of workers for the module: a worker that stops leaves its long polls pending in
+    the engine, and a task created meanwhile is locked for that gone worker until its lock
+    expires (a ghost lock), which would delay the next test by a lock duration."""
     running = ClusterWorkers(nodes)
     yield running
     await running.close()

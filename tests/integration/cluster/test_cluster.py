@@ -1,5 +1,6 @@
 """Two Operaton nodes on one PostgreSQL: a review on the cluster, one run per key across the
-nodes, and a review that survives SIGKILL of a node while a heavy branch runs."""
+nodes, and a review that survives SIGKILL of a node while a heavy branch runs (the last test of
+the module: the node stays down for the rest of it)."""
 
 import asyncio
 import time
@@ -110,7 +111,9 @@ async def test_a_review_survives_sigkill_of_the_node_that_dispatched_its_heavy_b
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the LLM branches (PR-level, per-file) take a few seconds: long enough to kill the node
-    # that dispatched them while they run; their results then reach the other node
+    # that dispatched them while they run; their results then reach the other node. The kill
+    # waits until both are dispatched: a task that a poll of the dying node had just locked
+    # would only come back after its lock expired (a ghost lock, 30 s for a dispatch task)
     running = asyncio.Event()
     dispatched: dict[str, str] = {}
     original = HeavyRuntime._run
@@ -120,7 +123,8 @@ async def test_a_review_survives_sigkill_of_the_node_that_dispatched_its_heavy_b
     ) -> None:
         if branch.key in ("pr", "file"):
             dispatched[branch.key] = str(getattr(engine, "node", ""))
-            running.set()
+            if {"pr", "file"} <= set(dispatched):
+                running.set()
             await asyncio.sleep(6)
         await original(self, engine, branch, *args)
 
@@ -134,7 +138,6 @@ async def test_a_review_survives_sigkill_of_the_node_that_dispatched_its_heavy_b
     survivor = 1 - victim
     run = await review_task
     elapsed = time.monotonic() - started
-
     assert run.skipped is None and run.result is not None, run.variables
     assert {"pr", "file"} <= set(dispatched)
     assert run.variables["prReviewOutcome"]["status"] == "ok", run.variables["prReviewOutcome"]
