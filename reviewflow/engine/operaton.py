@@ -525,6 +525,7 @@ class OperatonCluster:
         *,
         down_for_s: float = 10.0,
         _down: dict[str, float] | None = None,
+        _failovers: dict[str, int] | None = None,
     ) -> None:
         if not nodes:
             raise ValueError("a cluster needs at least one node")
@@ -535,10 +536,18 @@ class OperatonCluster:
         self.down_for_s = down_for_s
         # shared by every view of one cluster: node URL -> monotonic time it failed
         self._down: dict[str, float] = {} if _down is None else _down
+        # node URL -> calls that left it for another node (shared by the views too)
+        self._failovers: dict[str, int] = {} if _failovers is None else _failovers
 
     def pinned(self, node: OperatonEngine) -> "OperatonCluster":
         """The view of the cluster from ``node``: polls go there, other calls start there."""
-        return OperatonCluster(self.nodes, node, down_for_s=self.down_for_s, _down=self._down)
+        return OperatonCluster(
+            self.nodes,
+            node,
+            down_for_s=self.down_for_s,
+            _down=self._down,
+            _failovers=self._failovers,
+        )
 
     def views(self) -> list["OperatonCluster"]:
         """One view per node, in order (what a worker polls)."""
@@ -547,6 +556,11 @@ class OperatonCluster:
     @property
     def node(self) -> str:
         return self.preferred.node
+
+    @property
+    def failovers(self) -> dict[str, int]:
+        """How many calls left each node for another one because it was unreachable."""
+        return dict(self._failovers)
 
     @property
     def rest_url(self) -> str:
@@ -570,6 +584,7 @@ class OperatonCluster:
                 result = await call(node)
             except EngineUnavailable as exc:
                 self._down[node.node] = asyncio.get_running_loop().time()
+                self._failovers[node.node] = self._failovers.get(node.node, 0) + 1
                 if last is None:
                     logger.warning("%s: %s; failing over to another node", what, exc)
                 last = exc

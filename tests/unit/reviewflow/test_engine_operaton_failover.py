@@ -87,6 +87,7 @@ async def test_task_calls_fail_over_when_their_node_is_unreachable(
     path = f"/engine-rest/external-task/t1/{action}"
     assert a.calls == [("POST", path)] * 2  # its own retries, then the next node
     assert b.calls == [("POST", path)]
+    assert cluster.failovers == {a.engine.node: 1}
 
 
 async def test_a_node_that_failed_is_tried_last_for_a_while() -> None:
