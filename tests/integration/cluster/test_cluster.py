@@ -75,6 +75,15 @@ async def test_a_review_completes_on_the_cluster(
     assert run.variables["verdict"] in {"comment", "request_changes"}
     assert_posted_once(repo)
     assert_history_whole(cluster, run.instance_id)
+    posted = host_for(repo).list_comments()
+    # the one-run-per-key index only holds running instances: a later run for the same key
+    # starts (through the other node) and, with nothing new, ends on the skip path
+    again = await review(nodes[0], repo)
+    assert again.instance_id != run.instance_id
+    assert again.skipped is not None and "nothing new" in again.skipped
+    after = host_for(repo).list_comments()
+    assert after[: len(posted)] == posted and len(after) == len(posted) + 1
+    assert "review skipped" in after[-1].body
 
 
 async def test_concurrent_starts_for_one_key_across_nodes_make_one_instance(
