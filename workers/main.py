@@ -2,7 +2,8 @@
 
 Each job type is its own router, so a deployment can scale them apart:
 ``reviewflow worker light --only reviewflow.fetch-changed-files``. A worker serves every
-engine node it is given (a cluster has several): one poller per node and group.
+engine node it is given (a cluster has several): one poller per node and group; calls other
+than polls fail over to another node (:class:`~reviewflow.engine.operaton.OperatonCluster`).
 """
 
 import asyncio
@@ -11,6 +12,7 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from reviewflow.engine.operaton import clustered
 from reviewflow.engine.port import EnginePort
 from shared.git.factory import close_connections
 from workers.heavy import ROUTER_FACTORIES
@@ -33,7 +35,11 @@ async def run_workers(
     stop: asyncio.Event | None = None,
     skip_heavy: set[str] | None = None,
 ) -> None:
-    """Serve the selected job types until ``stop`` is set (or forever)."""
+    """Serve the selected job types until ``stop`` is set (or forever). Several Operaton
+    nodes become views of one cluster: each poller polls its node, and completes, failures,
+    lock extensions and the heavy branches' results fail over to another node when theirs is
+    unreachable."""
+    engines = clustered(engines)
     worker_settings = current_settings()
     stop = stop or asyncio.Event()
     pollers: list[TaskPoller] = []

@@ -1,7 +1,9 @@
 """Which engine to talk to, from the environment, as engine ports.
 
 - ``REVIEWFLOW_ENGINE_URL``: the REST API of a running Operaton engine
-  (``http://host:8080/engine-rest``); several nodes of a cluster, comma-separated. Unset: the
+  (``http://host:8080/engine-rest``); several nodes of a cluster (one database),
+  comma-separated: one view per node of an :class:`~reviewflow.engine.operaton.OperatonCluster`
+  (workers poll every node; other calls fail over when a node is unreachable). Unset: the
   local engine (``reviewflow engine up``), started when it does not run.
 - ``REVIEWFLOW_ENGINE_COCKPIT_URL``: Cockpit of that engine, for the links printed to
   operators (default: derived from the first REST URL).
@@ -18,7 +20,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from reviewflow.engine.operaton import OperatonEngine
+from reviewflow.engine.operaton import OperatonEngine, clustered
 from reviewflow.engine.port import EnginePort
 from shared.settings_util import blank_is_unset
 
@@ -67,15 +69,19 @@ def operaton_engines(
     if settings.rest_user and settings.rest_password is not None:
         auth = (settings.rest_user, settings.rest_password.get_secret_value())
     cockpit = cockpit_url or settings.cockpit_url
-    return [
-        OperatonEngine(
-            url,
-            cockpit_url=cockpit or cockpit_for(url),
-            auth=auth,
-            lock_dir=lock_dir,
-        )
-        for url in rest_urls
-    ]
+    # several nodes: one view per node of one cluster (polls stay on their node, every other
+    # call fails over to another node when its node is unreachable)
+    return clustered(
+        [
+            OperatonEngine(
+                url,
+                cockpit_url=cockpit or cockpit_for(url),
+                auth=auth,
+                lock_dir=lock_dir,
+            )
+            for url in rest_urls
+        ]
+    )
 
 
 def start_lock_dir() -> Path:

@@ -510,3 +510,214 @@ def _error_kind(response: httpx.Response) -> str:
     except ValueError:
         return ""
     return str(body.get("type", "")) if isinstance(body, dict) else ""
+
+
+class OperatonCluster:
+    """Several nodes of one Operaton cluster (one database) as one engine port, seen from one
+    of them: polls go to that node only (long polling wakes on the node that created a task,
+    so a worker polls every node, one view each); every other call (complete, failure, BPMN
+    error, extendLock, correlate, start, reads) fails over to the other nodes when its node is
+    unreachable (:class:`EngineUnavailable`, after the node's own retries). A task's calls try
+    the node that handed it out first (``task.node``). A node that failed is tried last for a
+    while (``down_for_s``), so calls do not wait for a dead node again and again.
+
+    All nodes share the database, so a call that fails over does the same thing: a complete
+    that the dead node committed before dying surfaces as :class:`TaskGone` on the next node
+    (the poller logs it; a dispatch task's work is then not started twice but not started at
+    all, and the branch's timer re-dispatches it).
+    """
+
+    def __init__(
+        self,
+        nodes: Sequence[OperatonEngine],
+        preferred: OperatonEngine | None = None,
+        *,
+        down_for_s: float = 10.0,
+        _down: dict[str, float] | None = None,
+        _failovers: dict[str, int] | None = None,
+    ) -> None:
+        if not nodes:
+            raise ValueError("a cluster needs at least one node")
+        self.nodes = list(nodes)
+        self.preferred = preferred or self.nodes[0]
+        if self.preferred not in self.nodes:
+            raise ValueError(f"{self.preferred.rest_url} is not a node of this cluster")
+        self.down_for_s = down_for_s
+        # shared by every view of one cluster: node URL -> monotonic time it failed
+        self._down: dict[str, float] = {} if _down is None else _down
+        # node URL -> calls that left it for another node (shared by the views too)
+        self._failovers: dict[str, int] = {} if _failovers is None else _failovers
+
+    def pinned(self, node: OperatonEngine) -> "OperatonCluster":
+        """The view of the cluster from ``node``: polls go there, other calls start there."""
+        return OperatonCluster(
+            self.nodes,
+            node,
+            down_for_s=self.down_for_s,
+            _down=self._down,
+            _failovers=self._failovers,
+        )
+
+    def views(self) -> list["OperatonCluster"]:
+        """One view per node, in order (what a worker polls)."""
+        return [self.pinned(node) for node in self.nodes]
+
+    @property
+    def node(self) -> str:
+        return self.preferred.node
+
+    @property
+    def failovers(self) -> dict[str, int]:
+        """How many calls left each node for another one because it was unreachable."""
+        return dict(self._failovers)
+
+    @property
+    def rest_url(self) -> str:
+        return self.preferred.rest_url
+
+    @property
+    def cockpit_url(self) -> str | None:
+        return self.preferred.cockpit_url
+
+    def _order(self, first: str | None) -> list[OperatonEngine]:
+        now = asyncio.get_running_loop().time()
+        start = next((n for n in self.nodes if first and n.node == first), self.preferred)
+        ordered = [start, *(n for n in self.nodes if n is not start)]
+        # nodes that failed recently last (stable: otherwise the order above)
+        return sorted(ordered, key=lambda n: now - self._down.get(n.node, -1e18) < self.down_for_s)
+
+    async def _call(self, first: str | None, what: str, call: Any) -> Any:
+        last: EngineUnavailable | None = None
+        for node in self._order(first):
+            try:
+                result = await call(node)
+            except EngineUnavailable as exc:
+                self._down[node.node] = asyncio.get_running_loop().time()
+                self._failovers[node.node] = self._failovers.get(node.node, 0) + 1
+                if last is None:
+                    logger.warning("%s: %s; failing over to another node", what, exc)
+                last = exc
+                continue
+            self._down.pop(node.node, None)
+            return result
+        assert last is not None
+        raise EngineUnavailable(f"{what}: no node of the cluster answered ({last})") from last
+
+    # --- the port ----------------------------------------------------------------------------
+
+    async def deploy(self, paths: Sequence[Path], name: str = "reviewflow") -> None:
+        await self._call(None, "deploy", lambda n: n.deploy(paths, name))
+
+    async def start_instance(
+        self, process_key: str, variables: Variables, business_key: str | None = None
+    ) -> str:
+        return str(
+            await self._call(
+                None,
+                f"starting {process_key}",
+                lambda n: n.start_instance(process_key, variables, business_key),
+            )
+        )
+
+    async def start_or_correlate(
+        self, message_name: str, business_key: str, variables: Variables
+    ) -> StartResult:
+        result: StartResult = await self._call(
+            None,
+            f"delivering {message_name} for {business_key}",
+            lambda n: n.start_or_correlate(message_name, business_key, variables),
+        )
+        return result
+
+    async def correlate(
+        self,
+        message_name: str,
+        process_instance_id: str,
+        variables: Variables | None = None,
+        correlation_keys: Mapping[str, str | int] | None = None,
+    ) -> None:
+        await self._call(
+            None,
+            f"delivering {message_name} to {process_instance_id}",
+            lambda n: n.correlate(message_name, process_instance_id, variables, correlation_keys),
+        )
+
+    async def fetch_and_lock(
+        self,
+        worker_id: str,
+        subscriptions: Sequence[TopicSubscription],
+        max_tasks: int,
+        wait_ms: int,
+    ) -> list[ExternalTask]:
+        # never failed over: the poller of each node polls its own node
+        return await self.preferred.fetch_and_lock(worker_id, subscriptions, max_tasks, wait_ms)
+
+    async def complete(self, task: ExternalTask, variables: Variables) -> None:
+        await self._call(
+            task.node, f"complete of task {task.id}", lambda n: n.complete(task, variables)
+        )
+
+    async def fail(
+        self, task: ExternalTask, message: str, details: str, retries: int, retry_timeout_ms: int
+    ) -> None:
+        await self._call(
+            task.node,
+            f"failure of task {task.id}",
+            lambda n: n.fail(task, message, details, retries, retry_timeout_ms),
+        )
+
+    async def bpmn_error(
+        self, task: ExternalTask, code: str, message: str, variables: Variables | None = None
+    ) -> None:
+        await self._call(
+            task.node,
+            f"BPMN error of task {task.id}",
+            lambda n: n.bpmn_error(task, code, message, variables),
+        )
+
+    async def extend_lock(self, task: ExternalTask, duration_ms: int) -> None:
+        await self._call(
+            task.node, f"extendLock of task {task.id}", lambda n: n.extend_lock(task, duration_ms)
+        )
+
+    async def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
+        result: list[Incident] = await self._call(
+            None, "listing incidents", lambda n: n.incidents(process_instance_id)
+        )
+        return result
+
+    async def retry_incident(self, incident: Incident, retries: int = 1) -> None:
+        await self._call(
+            None, f"retrying incident {incident.id}", lambda n: n.retry_incident(incident, retries)
+        )
+
+    async def instance(self, process_instance_id: str) -> InstanceState:
+        result: InstanceState = await self._call(
+            None,
+            f"reading instance {process_instance_id}",
+            lambda n: n.instance(process_instance_id),
+        )
+        return result
+
+    async def instances_by_business_key(self, process_key: str, business_key: str) -> list[str]:
+        result: list[str] = await self._call(
+            None,
+            f"listing instances of {business_key}",
+            lambda n: n.instances_by_business_key(process_key, business_key),
+        )
+        return result
+
+    def operator_url(self, process_instance_id: str) -> str | None:
+        return self.preferred.operator_url(process_instance_id)
+
+    async def aclose(self) -> None:
+        """Closes this view's own node (closing every view closes the cluster)."""
+        await self.preferred.aclose()
+
+
+def clustered(engines: Sequence[Any]) -> list[Any]:
+    """Several Operaton nodes as one view per node of one :class:`OperatonCluster`; anything
+    else (one node, views already, other adapters) as it is."""
+    if len(engines) > 1 and all(type(e) is OperatonEngine for e in engines):
+        return list(OperatonCluster(engines).views())
+    return list(engines)

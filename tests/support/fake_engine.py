@@ -11,6 +11,7 @@ from reviewflow.engine.port import (
     ExternalTask,
     Incident,
     InstanceState,
+    InstanceStatus,
     MessageNotCorrelated,
     StartResult,
     TaskGone,
@@ -34,6 +35,8 @@ class FakeEngine:
     unmatched: set[str] = field(default_factory=set)
     # task ids whose complete is refused as already done
     gone: set[str] = field(default_factory=set)
+    # process variables that completes set, per instance (what instance() reports)
+    variables: dict[str, Variables] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, task: ExternalTask) -> None:
@@ -104,6 +107,7 @@ class FakeEngine:
         if task.id in self.gone:
             raise TaskGone(f"task {task.id} does not exist", 404)
         self.gone.add(task.id)
+        self.variables.setdefault(task.process_instance_id, {}).update(variables)
 
     async def fail(
         self, task: ExternalTask, message: str, details: str, retries: int, retry_timeout_ms: int
@@ -131,7 +135,13 @@ class FakeEngine:
         raise NotImplementedError
 
     async def instance(self, process_instance_id: str) -> InstanceState:
-        raise NotImplementedError
+        self.calls.append(Call("instance", None, {"instance": process_instance_id}))
+        return InstanceState(
+            id=process_instance_id,
+            business_key=None,
+            status=InstanceStatus.ACTIVE,
+            variables=dict(self.variables.get(process_instance_id, {})),
+        )
 
     def operator_url(self, process_instance_id: str) -> str | None:
         return None

@@ -4,7 +4,9 @@ outcome, success or failure, is correlated as the branch's completion message to
 instance and attempt. The instance waits in a receive task and holds no worker.
 
 - A duplicate delivery of the dispatch task cannot complete it again (the engine refuses), so
-  its work never starts twice.
+  its work never starts twice. A refused complete whose wait key is the instance's all the same
+  was ours (committed, then the answer was lost with a node and the call retried elsewhere):
+  its work starts.
 - A result that arrives after the branch timed out (or was re-dispatched) matches nothing:
   it is recorded as stale in the run's event log, never retried forever, never lost silently.
 - A worker killed mid-work loses only that attempt: the branch's timer re-dispatches it.
@@ -156,6 +158,19 @@ async def deliver(
     return False
 
 
+async def _completed_by_us(
+    engine: EnginePort, task: ExternalTask, branch: HeavyBranch, wait_key: str
+) -> bool:
+    """Whether the instance holds our fresh wait key, i.e. a complete of ours that was
+    refused as "gone" had in fact been committed before (its answer lost with a node)."""
+    try:
+        state = await engine.instance(task.process_instance_id)
+    except (EngineUnavailable, EngineRequestError) as exc:
+        logger.warning("could not check who dispatched %s: %s", task.id, exc)
+        return False
+    return state.variables.get(branch.wait_key_variable) == wait_key
+
+
 def dispatch_router(
     runtime: HeavyRuntime,
     branch: HeavyBranch,
@@ -175,10 +190,15 @@ def dispatch_router(
         try:
             await engine.complete(task, {branch.wait_key_variable: wait_key})
         except TaskGone:
-            # delivered twice: the other delivery completed it and its work runs
-            ctx.events.emit(title, "dispatched", f"attempt {attempt} (duplicate delivery)")
-            return None
-        ctx.events.emit(title, "dispatched", f"attempt {attempt}")
+            if not await _completed_by_us(engine, task, branch, wait_key):
+                # delivered twice: the other delivery completed it and its work runs
+                ctx.events.emit(title, "dispatched", f"attempt {attempt} (duplicate delivery)")
+                return None
+            # our complete went through but its answer was lost (the node died after
+            # committing; the call was retried or failed over and found the task gone)
+            ctx.events.emit(title, "dispatched", f"attempt {attempt} (answer lost, confirmed)")
+        else:
+            ctx.events.emit(title, "dispatched", f"attempt {attempt}")
         values: dict[str, Any] = unspill(ctx.store, dict(task.variables))
         runtime.spawn(engine, branch, ctx, values, attempt, wait_key, work, after)
         return None

@@ -5,6 +5,7 @@ recorded, not retried."""
 import asyncio
 from typing import Any
 
+from reviewflow.engine.port import TaskGone
 from shared.contract import heavy_branch
 from shared.events import EventLog
 from shared.models import BranchOutcome
@@ -115,3 +116,27 @@ async def test_branches_run_bounded() -> None:
         await spec.handler(dispatch_task(f"b{i}", instance=f"pi-b{i}"), engine)
     await runtime.drain()
     assert peak == 2 and len(engine.of("correlate")) == 5
+
+
+async def test_a_complete_whose_answer_was_lost_still_starts_the_work() -> None:
+    # the node committed the complete and died before answering; the call, failed over to
+    # another node, finds the task gone: the instance holds our wait key, so the work is ours
+    class LostAnswer(FakeEngine):
+        async def complete(self, task: Any, variables: Variables) -> None:
+            await super().complete(task, variables)
+            raise TaskGone(f"task {task.id} does not exist", 404)
+
+    engine = LostAnswer()
+    runtime = HeavyRuntime(4)
+    calls = 0
+
+    async def work(ctx: StageContext, v: Variables, attempt: int) -> BranchOutcome:
+        nonlocal calls
+        calls += 1
+        return BranchOutcome(status="ok")
+
+    await run_dispatch(engine, runtime, dispatch_task("d-lost", instance="pi-lost"), work)
+    assert calls == 1
+    (message,) = engine.of("correlate")
+    wait_key = engine.of("complete")[0].args["variables"][BRANCH.wait_key_variable]
+    assert message.args["keys"] == {BRANCH.wait_key_variable: wait_key}
