@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from reviewflow.engine.port import (
@@ -50,26 +51,28 @@ DISPATCH_LOCK_MS = 30_000
 CORRELATE_ATTEMPTS = 10
 
 
+@dataclass(frozen=True)
+class BranchRun:
+    """One attempt of a heavy branch, handed from its dispatch task to the runtime."""
+
+    engine: EnginePort
+    branch: HeavyBranch
+    ctx: StageContext
+    variables: Variables
+    attempt: int
+    wait_key: str
+    work: Work
+    after: AfterDelivery | None = None
+
+
 class HeavyRuntime:
     def __init__(self, concurrency: int, pool: ProcessPoolExecutor | None = None) -> None:
         self.pool = pool
         self.semaphore = asyncio.Semaphore(concurrency)
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def spawn(
-        self,
-        engine: EnginePort,
-        branch: HeavyBranch,
-        ctx: StageContext,
-        variables: Variables,
-        attempt: int,
-        wait_key: str,
-        work: Work,
-        after: AfterDelivery | None,
-    ) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._run(engine, branch, ctx, variables, attempt, wait_key, work, after)
-        )
+    def spawn(self, run: "BranchRun") -> None:
+        task = asyncio.get_running_loop().create_task(self._run(run))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -77,17 +80,9 @@ class HeavyRuntime:
     def in_flight(self) -> int:
         return len(self.tasks)
 
-    async def _run(
-        self,
-        engine: EnginePort,
-        branch: HeavyBranch,
-        ctx: StageContext,
-        variables: Variables,
-        attempt: int,
-        wait_key: str,
-        work: Work,
-        after: AfterDelivery | None,
-    ) -> None:
+    async def _run(self, run: "BranchRun") -> None:
+        engine, branch, ctx, variables = run.engine, run.branch, run.ctx, run.variables
+        attempt, wait_key, work, after = run.attempt, run.wait_key, run.work, run.after
         title = branch_title(branch)
         async with self.semaphore:
             started = time.monotonic()
@@ -200,7 +195,7 @@ def dispatch_router(
         else:
             ctx.events.emit(title, "dispatched", f"attempt {attempt}")
         values: dict[str, Any] = unspill(ctx.store, dict(task.variables))
-        runtime.spawn(engine, branch, ctx, values, attempt, wait_key, work, after)
+        runtime.spawn(BranchRun(engine, branch, ctx, values, attempt, wait_key, work, after))
         return None
 
     dispatch.__name__ = f"dispatch_{branch.key}"

@@ -5,7 +5,6 @@ the module: the node stays down for the rest of it)."""
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,10 +12,10 @@ from reviewflow.engine.operaton import OperatonCluster
 from reviewflow.engine.port import EnginePort, StartKind
 from reviewflow.review import ReviewRun, local_target, start_review
 from reviewflow.sample import make_sample_repo
-from shared.contract import STAGES, HeavyBranch
+from shared.contract import STAGES
 from shared.git.local import LocalGitHost
 from tests.integration.cluster.conftest import Cluster, ClusterWorkers
-from workers.heavy.runtime import HeavyRuntime
+from workers.heavy.runtime import BranchRun, HeavyRuntime
 from workers.runtime import current_settings
 
 HERE = Path(__file__).resolve().parent
@@ -127,15 +126,13 @@ async def test_a_review_survives_sigkill_of_the_node_that_dispatched_its_heavy_b
     dispatched: dict[str, str] = {}
     original = HeavyRuntime._run
 
-    async def slow_run(
-        self: HeavyRuntime, engine: EnginePort, branch: HeavyBranch, *args: Any
-    ) -> None:
-        if branch.key in ("pr", "file"):
-            dispatched[branch.key] = str(getattr(engine, "node", ""))
+    async def slow_run(self: HeavyRuntime, run: BranchRun) -> None:
+        if run.branch.key in ("pr", "file"):
+            dispatched[run.branch.key] = str(getattr(run.engine, "node", ""))
             if {"pr", "file"} <= set(dispatched):
                 running.set()
             await asyncio.sleep(6)
-        await original(self, engine, branch, *args)
+        await original(self, run)
 
     monkeypatch.setattr(HeavyRuntime, "_run", slow_run)
     repo = make_sample_repo(tmp_path / "repo")
