@@ -397,6 +397,11 @@ class OperatonEngine:
     async def extend_lock(self, task: ExternalTask, duration_ms: int) -> None:
         await self._task_call(task, "extendLock", {"newDuration": duration_ms})
 
+    async def release(self, task: ExternalTask) -> None:
+        response = await self._request("POST", f"/external-task/{task.id}/unlock")
+        if response.status_code not in (200, 204):
+            raise self._refused(response, f"unlock of task {task.id} ({task.topic})")
+
     # --- operations --------------------------------------------------------------------------
 
     async def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
