@@ -671,17 +671,15 @@ class NoopResult:
 
 
 async def noop_runs(
-    engine: EnginePort, watch: InstanceWatch, count: int, concurrency: int, chain: bool = True
+    engine: EnginePort, watch: InstanceWatch, count: int, concurrency: int
 ) -> NoopResult:
     """``count`` no-op reviews one after another (after one warm-up), then ``count`` more in
-    batches of ``concurrency`` at once. ``chain``: the poller fetches again right after each
-    completion (the default of the workers) or only waits in its long poll."""
+    batches of ``concurrency`` at once."""
     result = NoopResult()
     clock = NoopClock()
     stop = asyncio.Event()
-    poller = TaskPoller(
-        engine, noop_specs(clock), 32, 10_000, f"bench-noop-{uuid.uuid4().hex[:8]}", chain=chain
-    )
+    # a 1 s long poll: stopping the poller waits for the poll in flight
+    poller = TaskPoller(engine, noop_specs(clock), 32, 1_000, f"bench-noop-{uuid.uuid4().hex[:8]}")
     work = asyncio.create_task(poller.run(stop))
     target = ReviewTarget(provider="local", repository="/nonexistent", base_ref="a", head_ref="b")
 
@@ -716,24 +714,6 @@ async def noop_runs(
         stop.set()
         await work
     return result
-
-
-async def noop_compare(
-    engine: EnginePort, watch: InstanceWatch, count: int, concurrency: int
-) -> dict[str, NoopResult]:
-    """The no-op review with the poller's fetch after completion on and off, alternating in
-    two rounds so a change of load hits both."""
-    results = {"fetch after completion": NoopResult(), "long poll only": NoopResult()}
-    for _ in range(2):
-        for label, chain in (("long poll only", False), ("fetch after completion", True)):
-            part = await noop_runs(engine, watch, max(1, count // 2), concurrency, chain)
-            merged = results[label]
-            merged.seconds += part.seconds
-            merged.hops += part.hops
-            merged.batch_seconds += part.batch_seconds
-            merged.batch_hops += part.batch_hops
-            merged.late_context_messages += part.late_context_messages
-    return results
 
 
 # --- one mode (offline or LLM) ----------------------------------------------------------------
@@ -872,8 +852,8 @@ def print_mode(result: ModeResult, concurrency: int) -> None:
     print(f"sequential process peak RSS  {result.sequential_peak_mib} MiB")
 
 
-def print_noop(label: str, noop: NoopResult, concurrency: int, llm_half: ModeResult | None) -> None:
-    print(f"\n== no-op review, {label} (the engine's own cost; one poller, trivial handlers) ==")
+def print_noop(noop: NoopResult, concurrency: int, llm_half: ModeResult | None) -> None:
+    print("\n== no-op review (the engine's own cost; one poller, trivial handlers) ==")
     if not noop.seconds:
         return
     per_task = [s / CRITICAL_PATH_TASKS * 1000 for s in noop.seconds]
@@ -981,7 +961,7 @@ async def bench(args: argparse.Namespace, handle: EngineHandle) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="rf-bench-"))
     load_before = os.getloadavg()
     results: list[ModeResult] = []
-    noops: dict[str, NoopResult] = {}
+    noop = NoopResult()
     engine = OperatonEngine(handle.rest_url)
     watch = InstanceWatch(handle.rest_url)
     jvm = PeakRss(handle.pid)
@@ -1002,7 +982,7 @@ async def bench(args: argparse.Namespace, handle: EngineHandle) -> None:
                     )
             if args.noop_runs:  # last: the engine is warm by now
                 print("  [no-op] engine runs with trivial handlers", file=sys.stderr)
-                noops = await noop_compare(engine, watch, args.noop_runs, args.concurrency)
+                noop = await noop_runs(engine, watch, args.noop_runs, args.concurrency)
     finally:
         await watch.aclose()
         await engine.aclose()
@@ -1018,16 +998,14 @@ async def bench(args: argparse.Namespace, handle: EngineHandle) -> None:
             f"the bench, peak {jvm.peak_mib:.0f} MiB"
         )
     half = next((r for r in results if r.name == "LLM (fake, 0.5 s per call)"), None)
-    for label, noop in noops.items():
-        print_noop(label, noop, args.concurrency, half)
+    print_noop(noop, args.concurrency, half)
     for result in results:
         print_mode(result, args.concurrency)
     if args.json:
         args.json.write_text(
             json.dumps(
                 {
-                    "noop": noops["fetch after completion"].__dict__ if noops else {},
-                    "noop_long_poll_only": noops["long poll only"].__dict__ if noops else {},
+                    "noop": noop.__dict__,
                     "engine_rss_peak_mib": jvm.peak_mib,
                     "modes": [r.__dict__ for r in results],
                 },

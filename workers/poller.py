@@ -8,10 +8,10 @@ bounded concurrency, keep their locks alive while they run, and report the outco
 - :class:`~workers.runtime.BusinessError` becomes a BPMN error the diagram catches.
 - A complete that races with the engine (a push correlated at the same moment) surfaces as a
   5xx that was rolled back: the adapter retries it.
-- After a completion the poller fetches again at once, without waiting, with the slots the
-  pending long poll did not reserve: the engine creates the instance's next task in the
-  completion's own transaction, and a direct fetch gets it sooner than the engine wakes the
-  long poll (measured by bench/pipeline.py's no-op review).
+- One long poll per engine node is in flight at a time. (A second, immediate fetch after each
+  completion was measured slower: bench/pipeline.py's no-op review, hop p50 16 ms against
+  9 ms with the long poll alone, which the engine wakes within about a millisecond of the
+  completion's commit.)
 """
 
 import asyncio
@@ -49,7 +49,6 @@ class TaskPoller:
         concurrency: int,
         wait_ms: int,
         worker: str,
-        chain: bool = True,
     ) -> None:
         if not specs:
             raise ValueError("a poller needs at least one topic")
@@ -63,36 +62,24 @@ class TaskPoller:
         self.wait_ms = wait_ms
         self.worker = worker
         self.running: set[asyncio.Task[None]] = set()
-        # fetch again right after a completion (see the module docstring)
-        self.chain = chain
-        # slots held by the pending long poll and by chained fetches in flight
-        self.reserved = 0
-        self.chaining = 0
-        self.stopping = False
 
     async def run(self, stop: asyncio.Event) -> None:
         error_pause = 0.5
         while not stop.is_set():
-            free = self.concurrency - len(self.running) - self.chaining
+            free = self.concurrency - len(self.running)
             if free <= 0:
-                if self.running:
-                    await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-                else:  # only a chained fetch holds the slots; it answers at once
-                    await asyncio.sleep(0.005)
+                await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
                 continue
             fetch = asyncio.ensure_future(
                 self.engine.fetch_and_lock(self.worker, self.subscriptions, free, self.wait_ms)
             )
-            self.reserved = free
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            self.reserved = 0
             if fetch not in done:
                 # stopping: let the long poll in flight end by itself (at most wait_ms) and
                 # hand back what it brings. Cancelled here, it would stay pending in the
                 # engine and lock the next task it finds for a worker that is gone: that
                 # task would wait a whole lockDuration (a ghost lock).
-                self.stopping = True
                 await self._release_from(fetch)
                 break
             stopper.cancel()
@@ -106,7 +93,6 @@ class TaskPoller:
                 continue
             error_pause = 0.5
             self._spawn(tasks)
-        self.stopping = True
         if self.running:
             await asyncio.gather(*self.running, return_exceptions=True)
 
@@ -127,25 +113,6 @@ class TaskPoller:
             job = asyncio.create_task(self._execute(task))
             self.running.add(job)
             job.add_done_callback(self.running.discard)
-
-    async def _chain(self) -> None:
-        """Called by a task's own job right after its completion: fetch without waiting, with
-        the slots neither the pending long poll nor another chained fetch holds (this job's
-        own slot is free now)."""
-        if not self.chain or self.stopping:
-            return
-        free = self.concurrency - (len(self.running) - 1) - self.reserved - self.chaining
-        if free <= 0:
-            return
-        self.chaining += free
-        try:
-            tasks = await self.engine.fetch_and_lock(self.worker, self.subscriptions, free, 0)
-        except (EngineUnavailable, EngineRequestError) as exc:
-            logger.debug("a fetch after a completion failed: %s", exc)
-            return
-        finally:
-            self.chaining -= free
-        self._spawn(tasks)
 
     async def _keep_locked(self, task: ExternalTask, first_ms: int, lock_ms: int) -> None:
         """Extend the lock a third of the way through, again and again while the handler
@@ -171,7 +138,6 @@ class TaskPoller:
         except BusinessError as exc:
             keeper.cancel()
             await self._report(self.engine.bpmn_error(task, exc.code, str(exc)), task, "error")
-            await self._chain()
             return
         except Exception as exc:
             keeper.cancel()
@@ -181,7 +147,6 @@ class TaskPoller:
             keeper.cancel()
         if result is not None:
             await self._report(self.engine.complete(task, result), task, "complete")
-        await self._chain()
 
     async def _fail(self, task: ExternalTask, exc: Exception) -> None:
         configured = _int(task.properties.get("retries"), DEFAULT_RETRIES)

@@ -171,17 +171,3 @@ async def test_a_stop_lets_the_long_poll_end_and_hands_back_what_it_brings() -> 
     await asyncio.wait_for(run, 2)
     assert ran == []
     assert [c.task_id for c in engine.of("release")] == ["late"]
-
-
-async def test_a_completion_fetches_the_next_task_at_once_without_waiting() -> None:
-    engine = FakeEngine()
-    engine.add(make_task("t", "first"))
-
-    async def handler(task: ExternalTask, port: EnginePort) -> Variables:
-        if task.id == "first":
-            engine.add(make_task("t", "second"))
-        return {}
-
-    await serve(engine, handler, lambda: len(engine.of("complete")) == 2, concurrency=2)
-    fetches = engine.of("fetch")
-    assert any(c.args["got"] == 1 and c.args["max"] >= 1 for c in fetches[1:])
