@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -792,8 +793,13 @@ async def run(args: argparse.Namespace, handle: EngineHandle) -> Report:
     return report
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     for name in LLM_ENV:
         os.environ.pop(name, None)
     with engine_for_bench() as handle:
