@@ -57,6 +57,7 @@ from bench.pipeline import (
 from bench.workloads import (
     BALANCED,
     HUGE,
+    LARGE,
     REALISTIC,
     Shape,
     count_lines,
@@ -334,6 +335,63 @@ async def part_realistic(c: Ctx) -> None:
     if c.args.plot:
         plot_stages(spans, run.started_at, timeline, c.args.plot, run.seconds, seq["seconds"][0])
         c.report.say(f"plot: {c.args.plot}")
+
+
+async def part_large(c: Ctx) -> None:
+    """Large: 200 changed files. With the default budget (``maxFiles`` 100) the run must end
+    early and say why; with ``maxFiles`` raised, every file must be reviewed or skipped with
+    a reason."""
+    from shared.artifacts import ArtifactStore
+    from shared.stages.outcome import ReviewResult
+    from workers.runtime import settings, unspill
+
+    store = ArtifactStore(settings().artifacts_dir)
+    default = c.work.template("large", LARGE, REAL_CONFIG)
+    raised = c.work.template("large-raised", LARGE, {**REAL_CONFIG, "maxFiles": 250})
+    files, lines = diff_stat(default)
+    with law_llm(realistic_law()) as (server, llm_env):
+        workers = WorkerProcesses(worker_env(c.handle.rest_url, llm_env), c.log_dir)
+        try:
+            target = c.work.copy(default)
+            started = time.time()
+            instance = await c.engine.start_instance(
+                PROCESS_ID,
+                {"target": target.model_dump(mode="json", exclude_none=True), "trigger": "cli"},
+            )
+            skip_s = await c.watch.ended_at(instance, 600) - started
+            state = await c.engine.instance(instance)
+            reason = str(unspill(store, dict(state.variables)).get("skipped") or "")
+            first = len(server.requests)
+            run = await engine_review(c.engine, c.watch, c.work.copy(raised), timeout_s=1800)
+            tokens = tokens_since(server, first)
+        finally:
+            workers.stop()
+    c.report.target(
+        "LRG1",
+        f"large PR ({files} changed files, {lines} lines), default budget: ended after "
+        f"{skip_s:.2f} s saying: {reason or '(nothing)'}",
+        bool(reason),
+        seconds=skip_s,
+        reason=reason,
+    )
+    result = store.get(str(run.variables["resultArtifact"]), ReviewResult)
+    skipped = result.skipped_files
+    reasons: dict[str, int] = {}
+    for item in skipped:
+        reasons[item.reason] = reasons.get(item.reason, 0) + 1
+    accounted = result.files_reviewed + len(skipped)
+    listed = "; ".join(f"{n} x {r[:60]}" for r, n in sorted(reasons.items())) or "none"
+    c.report.target(
+        "LRG2",
+        f"large PR with maxFiles 250: {run.seconds:.1f} s, {tokens} tokens; "
+        f"{result.files_reviewed} files reviewed, {len(skipped)} skipped with a reason each "
+        f"({listed}); {accounted} of {files} accounted for",
+        accounted >= files and all(item.reason for item in skipped),
+        seconds=run.seconds,
+        reviewed=result.files_reviewed,
+        skipped=len(skipped),
+        reasons=reasons,
+    )
 
 
 def plot_stages(
@@ -718,7 +776,7 @@ def part_huge(c: Ctx) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
-PARTS = ("realistic", "balanced", "throughput", "burst", "huge")
+PARTS = ("realistic", "large", "balanced", "throughput", "burst", "huge")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -774,6 +832,7 @@ async def run(args: argparse.Namespace, handle: EngineHandle) -> Report:
                 else:
                     await {
                         "realistic": part_realistic,
+                        "large": part_large,
                         "balanced": part_balanced,
                         "throughput": part_throughput,
                         "burst": part_burst,
