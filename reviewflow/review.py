@@ -22,6 +22,9 @@ from workers.runtime import current_settings, run_id_of, unspill
 
 BPMN_PATH = Path(__file__).resolve().parent.parent / "bpmn" / "code_review.bpmn"
 POLL_S = 0.2
+# the long poll of the workers one review starts in this process: short, because stopping
+# them waits for the polls in flight (a cancelled one would lock a task for nobody)
+REVIEW_POLL_WAIT_MS = 1_000
 
 
 @dataclass
@@ -204,7 +207,9 @@ async def review_with_workers(
     engine = engines[0]
     await deploy(engine)
     stop = asyncio.Event()
-    workers = asyncio.create_task(run_workers(engines, {"light", "heavy"}, stop=stop))
+    workers = asyncio.create_task(
+        run_workers(engines, {"light", "heavy"}, stop=stop, poll_wait_ms=REVIEW_POLL_WAIT_MS)
+    )
     try:
         if target.provider == "github":
             return await start_pr_review(engine, target, force, on_event=on_event)

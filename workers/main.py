@@ -34,13 +34,16 @@ async def run_workers(
     only: set[str] | None = None,
     stop: asyncio.Event | None = None,
     skip_heavy: set[str] | None = None,
+    poll_wait_ms: int | None = None,
 ) -> None:
     """Serve the selected job types until ``stop`` is set (or forever). Several Operaton
     nodes become views of one cluster: each poller polls its node, and completes, failures,
     lock extensions and the heavy branches' results fail over to another node when theirs is
-    unreachable."""
+    unreachable. A stop waits for the long polls in flight (at most ``poll_wait_ms``, default
+    the settings' ``poll_wait_ms``) and hands back what they bring."""
     engines = clustered(engines)
     worker_settings = current_settings()
+    wait_ms = worker_settings.poll_wait_ms if poll_wait_ms is None else poll_wait_ms
     stop = stop or asyncio.Event()
     pollers: list[TaskPoller] = []
     runtime: HeavyRuntime | None = None
@@ -50,9 +53,7 @@ async def run_workers(
         if light:
             wid = worker_id("light")
             pollers.extend(
-                TaskPoller(
-                    e, light, worker_settings.light_concurrency, worker_settings.poll_wait_ms, wid
-                )
+                TaskPoller(e, light, worker_settings.light_concurrency, wait_ms, wid)
                 for e in engines
             )
     if "heavy" in groups:
@@ -71,9 +72,7 @@ async def run_workers(
         if heavy:
             wid = worker_id("heavy")
             # dispatch tasks complete at once, so a few slots serve many branches
-            pollers.extend(
-                TaskPoller(e, heavy, 8, worker_settings.poll_wait_ms, wid) for e in engines
-            )
+            pollers.extend(TaskPoller(e, heavy, 8, wait_ms, wid) for e in engines)
     if not pollers:
         raise ValueError("no job types selected: check the group and --only")
     topics = sorted({t for p in pollers for t in p.specs})

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import signal
 
 import typer
 
@@ -39,8 +40,14 @@ def worker(
     )
 
     async def go() -> None:
+        # SIGINT and SIGTERM stop the pollers cleanly: the long polls in flight end and what
+        # they bring is handed back (a cancelled poll would lock a task for nobody)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
         try:
-            await run_workers(engines, GROUPS[group], only=set(only) or None)
+            await run_workers(engines, GROUPS[group], only=set(only) or None, stop=stop)
         finally:
             for engine in engines:
                 await engine.aclose()

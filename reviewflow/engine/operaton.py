@@ -398,6 +398,11 @@ class OperatonEngine:
     async def extend_lock(self, task: ExternalTask, duration_ms: int) -> None:
         await self._task_call(task, "extendLock", {"newDuration": duration_ms})
 
+    async def release(self, task: ExternalTask) -> None:
+        response = await self._request("POST", f"/external-task/{task.id}/unlock")
+        if response.status_code not in (200, 204):
+            raise self._refused(response, f"unlock of task {task.id} ({task.topic})")
+
     # --- operations --------------------------------------------------------------------------
 
     async def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
@@ -679,6 +684,9 @@ class OperatonCluster:
         await self._call(
             task.node, f"extendLock of task {task.id}", lambda n: n.extend_lock(task, duration_ms)
         )
+
+    async def release(self, task: ExternalTask) -> None:
+        await self._call(task.node, f"unlock of task {task.id}", lambda n: n.release(task))
 
     async def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
         result: list[Incident] = await self._call(

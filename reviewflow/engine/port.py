@@ -170,6 +170,10 @@ class EnginePort(Protocol):
     async def extend_lock(self, task: ExternalTask, duration_ms: int) -> None:
         """Keep the task locked for ``duration_ms`` more (long work)."""
 
+    async def release(self, task: ExternalTask) -> None:
+        """Hand an unstarted task back at once (fetched while the worker was stopping), so
+        another worker gets it now rather than when its lock expires."""
+
     async def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
         """Open incidents, of one instance or all."""
 

@@ -492,6 +492,16 @@ class ZeebeEngine:
         request = UpdateJobTimeoutRequest(jobKey=int(task.id), timeout=duration_ms)
         await self._job_call(task, "timeout update", lambda stub: stub.UpdateJobTimeout(request))
 
+    async def release(self, task: ExternalTask) -> None:
+        # Zeebe has no unlock: a failure that keeps the retries, with no backoff
+        request = FailJobRequest(
+            jobKey=int(task.id),
+            retries=task.retries if task.retries is not None else 1,
+            errorMessage="handed back unstarted: the worker was stopping",
+            retryBackOff=0,
+        )
+        await self._job_call(task, "hand back", lambda stub: stub.FailJob(request))
+
     # --- operations (Operate's, not the gateway's) -------------------------------------------
 
     async def incidents(self, process_instance_id: str | None = None) -> list[Incident]:

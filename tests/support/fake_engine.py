@@ -128,6 +128,10 @@ class FakeEngine:
     async def extend_lock(self, task: ExternalTask, duration_ms: int) -> None:
         self.calls.append(Call("extend", task.id, {"duration": duration_ms}))
 
+    async def release(self, task: ExternalTask) -> None:
+        self.calls.append(Call("release", task.id, {}))
+        self.queue.append(task)
+
     async def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
         return []
 

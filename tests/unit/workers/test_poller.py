@@ -148,3 +148,26 @@ async def test_stop_waits_for_running_handlers() -> None:
     stop.set()
     await asyncio.wait_for(run, 2)
     assert engine.of("complete")[0].args["variables"] == {"done": True}
+
+
+async def test_a_stop_lets_the_long_poll_end_and_hands_back_what_it_brings() -> None:
+    """Cancelling a long poll would leave it pending in the engine, which would lock the next
+    task for a worker that is gone; the poller waits for it and hands its tasks back."""
+    engine = FakeEngine()
+    ran: list[str] = []
+
+    async def handler(task: ExternalTask, port: EnginePort) -> Variables:
+        ran.append(task.id)
+        return {}
+
+    spec = TaskSpec(topic="t", variables=(), handler=handler, lock_ms=20_000)
+    poller = TaskPoller(engine, [spec], 2, wait_ms=300, worker="w")
+    stop = asyncio.Event()
+    run = asyncio.create_task(poller.run(stop))
+    await asyncio.sleep(0.05)  # the long poll waits
+    stop.set()
+    await asyncio.sleep(0.01)
+    engine.add(make_task("t", "late"))  # arrives while the poller stops
+    await asyncio.wait_for(run, 2)
+    assert ran == []
+    assert [c.task_id for c in engine.of("release")] == ["late"]
