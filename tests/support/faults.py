@@ -1,0 +1,438 @@
+"""The fault suite's scenarios ("Nothing lost, nothing let in"), shared by bench/reliability.py
+(every scenario, figures and JSON) and tests/integration/test_reliability.py (the CI subset).
+
+Workers run as real processes (``reviewflow worker`` through
+:mod:`tests.support.fault_worker`), killed with SIGKILL; the engine is the state dir's
+:class:`~reviewflow.engine.local.LocalEngine` (or any engine for the scenarios that do not
+restart it). Every wait is bounded in time; every loop in count. Only processes started here
+are signalled, by their own process group id.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from reviewflow.engine.operaton import OperatonEngine
+from reviewflow.engine.port import EngineRequestError, EngineUnavailable, InstanceStatus
+from reviewflow.review import local_target
+from reviewflow.sample import make_sample_repo
+from shared.contract import HEAVY_BRANCHES, PROCESS_ID, STAGES
+from shared.events import EventLog
+from shared.git.local import LocalGitHost
+from shared.models import ReviewTarget
+from workers.runtime import current_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+# every light stage, then the three heavy branches (their background work, not the dispatch)
+LIGHT_TOPICS = [s.topic for s in STAGES if s.kind == "light"]
+HEAVY_TOPICS = [b.topic for b in HEAVY_BRANCHES]
+# the 17 stages; for the 3 heavy ones the hold is in the branch work (after its dispatch)
+KILL_TOPICS = [s.topic for s in STAGES]
+# CI's representative subset: a light stage, a posting stage, a heavy branch
+QUICK_KILL_TOPICS = [
+    "reviewflow.fetch-changed-files",
+    "reviewflow.create-file-comments",
+    "reviewflow.file-review",
+]
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """``reviewflow worker <group>`` (with the test-only fault hooks when ``env`` sets them),
+    in its own process group, output to ``log``."""
+
+    def __init__(self, group: str, env: Mapping[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fault_worker", group],
+            cwd=ROOT,
+            env=dict(env),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL this worker and its process pool (its own process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._out.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return
+        # the heavy pool's children share the group
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._out.close()
+
+
+def worker_env(rest_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("REVIEWFLOW_FAULT_HOLD", "REVIEWFLOW_FAULT_SLOW_MS", "REVIEWFLOW_FAULT_MARKERS"):
+        env.pop(name, None)
+    env.update(
+        {
+            "REVIEWFLOW_ENGINE_URL": rest_url,
+            "REVIEWFLOW_LOCK_MS": "3000",
+            "REVIEWFLOW_POLL_WAIT_MS": "2000",
+            "REVIEWFLOW_RETRY_BACKOFF_MS": "200",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+# --- reviews -------------------------------------------------------------------------------
+
+
+@dataclass
+class Review:
+    label: str
+    repo: Path
+    instance_id: str = ""
+    status: str = "not started"
+    incidents: int = 0
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> ReviewTarget:
+        return local_target(self.repo, "main", "feature")
+
+
+def sample_repos(root: Path, labels: Sequence[str]) -> list[Review]:
+    """One fresh copy of the sample repository per label (copies of one made repository)."""
+    root.mkdir(parents=True, exist_ok=True)
+    template = root / "_template"
+    if not template.exists():
+        make_sample_repo(template)
+    reviews = []
+    for label in labels:
+        path = root / f"{label.replace('.', '_')}-{uuid.uuid4().hex[:6]}"
+        shutil.copytree(template, path, symlinks=True)
+        reviews.append(Review(label, path))
+    return reviews
+
+
+async def start(engine: OperatonEngine, review: Review, heavy_timeout: str | None) -> None:
+    variables: dict[str, Any] = {
+        "target": review.target.model_dump(mode="json", exclude_none=True),
+        "trigger": "cli",
+    }
+    if heavy_timeout:
+        variables["heavyTimeout"] = heavy_timeout
+    delay = 0.5
+    for _ in range(60):
+        try:
+            review.instance_id = await engine.start_instance(
+                PROCESS_ID, variables, business_key=review.target.key
+            )
+            review.status = "started"
+            return
+        except EngineUnavailable:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    raise RuntimeError(f"could not start {review.label}")
+
+
+async def wait_all(
+    engine: OperatonEngine, reviews: Sequence[Review], timeout_s: float, parallel: int = 16
+) -> None:
+    """Poll until every instance ended (or the deadline); rides through engine outages."""
+    deadline = time.monotonic() + timeout_s
+    slots = asyncio.Semaphore(parallel)
+
+    async def one(review: Review) -> None:
+        while time.monotonic() < deadline:
+            try:
+                async with slots:
+                    state = await engine.instance(review.instance_id)
+            except (EngineUnavailable, EngineRequestError):
+                await asyncio.sleep(1.0)
+                continue
+            review.incidents = state.incidents
+            if state.status is not InstanceStatus.ACTIVE:
+                review.status = state.status.value
+                review.variables = dict(state.variables)
+                return
+            review.status = "active"
+            await asyncio.sleep(0.5)
+        review.status = "stuck" if review.status == "active" else review.status
+
+    await asyncio.gather(*(one(r) for r in reviews))
+
+
+def signature(review: Review) -> dict[str, Any]:
+    """What the author sees, counted: comments by (kind, path, line), the progress comment,
+    the verdicts. Two runs that posted the same things have equal signatures."""
+    host = LocalGitHost(review.target, current_settings().state_dir)
+    comments = host.list_comments()
+    state = host._read_state()  # the local host's record of submitted verdicts
+    keys = Counter(f"{c.kind}:{c.path}:{c.line}:{c.fingerprint}" for c in comments)
+    return {
+        "comments": dict(sorted(keys.items())),
+        "duplicates": sum(n - 1 for n in keys.values() if n > 1)
+        + sum(n - 1 for n in Counter(c.body for c in comments).values() if n > 1),
+        "verdicts": [v["verdict"] for v in state.get("verdicts", [])],
+    }
+
+
+@dataclass
+class Outcome:
+    label: str
+    ok: bool
+    status: str
+    detail: str
+    seconds: float = 0.0
+
+
+def judge(review: Review, expected: dict[str, Any] | None, instances: int) -> Outcome:
+    sig = signature(review)
+    problems = []
+    if review.status != InstanceStatus.COMPLETED.value:
+        problems.append(f"instance {review.status}")
+    if review.incidents:
+        problems.append(f"{review.incidents} incident(s)")
+    if sig["duplicates"]:
+        problems.append(f"{sig['duplicates']} duplicate comment(s)")
+    if len(sig["verdicts"]) != 1:
+        problems.append(f"{len(sig['verdicts'])} verdicts")
+    if expected is not None and sig["comments"] != expected["comments"]:
+        problems.append(f"comments differ: {sig['comments']} vs {expected['comments']}")
+    if instances != 1:
+        problems.append(f"{instances} instances for the business key")
+    detail = "; ".join(problems) or (
+        f"{sum(sig['comments'].values())} comments once, verdict {sig['verdicts'][0]} once"
+    )
+    return Outcome(review.label, not problems, review.status, detail)
+
+
+async def instance_count(engine: OperatonEngine, review: Review) -> int:
+    for _ in range(20):
+        try:
+            return len(await engine.instances_by_business_key(PROCESS_ID, review.target.key))
+        except EngineUnavailable:
+            await asyncio.sleep(1.0)
+    return -1
+
+
+# --- scenario: kill points -------------------------------------------------------------------
+
+
+@dataclass
+class KillReport:
+    outcomes: list[Outcome]
+    held: list[str]
+    kill_after_first_hold_s: float
+    recovery_s: float
+    wall_s: float
+
+    @property
+    def passed(self) -> int:
+        return sum(o.ok for o in self.outcomes)
+
+
+async def kill_points(
+    engine: OperatonEngine,
+    work: Path,
+    topics: Sequence[str],
+    lock_ms: int = 3000,
+    heavy_timeout: str = "PT20S",
+    timeout_s: float = 240,
+) -> KillReport:
+    """Every review in ``topics`` is held by one worker process at its stage (after the stage's
+    body ran, before the task is reported); with all of them held, SIGKILL that process; a new
+    worker process finishes them. One more review, never held, is the control: every killed
+    review must post exactly what it posted."""
+    started = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    reviews = sample_repos(work / "repos", ["control", *topics])
+    control, held_reviews = reviews[0], reviews[1:]
+    markers = work / f"holds-{uuid.uuid4().hex[:6]}.tsv"
+    markers.touch()
+    holds = {str(r.target.repository): r.label for r in held_reviews}
+    hold_env = worker_env(
+        engine.rest_url,
+        REVIEWFLOW_LOCK_MS=str(lock_ms),
+        REVIEWFLOW_LIGHT_CONCURRENCY=str(len(topics) + 16),
+        REVIEWFLOW_FAULT_HOLD=json.dumps(holds),
+        REVIEWFLOW_FAULT_MARKERS=str(markers),
+    )
+    doomed = WorkerProcess("all", hold_env, work / "worker-held.log")
+    rescuer: WorkerProcess | None = None
+    try:
+        await asyncio.gather(*(start(engine, r, heavy_timeout) for r in reviews))
+        first_hold: float | None = None
+        held: set[str] = set()
+        deadline = time.monotonic() + timeout_s / 2
+        while time.monotonic() < deadline and len(held) < len(held_reviews):
+            held = {line.split("\t")[0] for line in markers.read_text().splitlines() if line}
+            if held and first_hold is None:
+                first_hold = time.monotonic()
+            await asyncio.sleep(0.1)
+        killed_at = time.monotonic()
+        doomed.kill()
+        rescuer = WorkerProcess(
+            "all",
+            worker_env(engine.rest_url, REVIEWFLOW_LOCK_MS=str(lock_ms)),
+            work / "worker-rescuer.log",
+        )
+        await wait_all(engine, reviews, timeout_s)
+        recovery = time.monotonic() - killed_at
+    finally:
+        doomed.stop() if doomed.proc.poll() is None else None
+        if rescuer is not None:
+            rescuer.stop()
+    expected = signature(control)
+    outcomes = []
+    for review in reviews:
+        outcome = judge(review, expected, await instance_count(engine, review))
+        if review is not control and str(review.target.repository) not in held:
+            outcome.ok = False
+            outcome.detail = "never held (the kill did not land on this task): " + outcome.detail
+        outcomes.append(outcome)
+    return KillReport(
+        outcomes=outcomes,
+        held=sorted(holds[h] for h in held),
+        kill_after_first_hold_s=round(killed_at - (first_hold or killed_at), 2),
+        recovery_s=round(recovery, 1),
+        wall_s=round(time.monotonic() - started, 1),
+    )
+
+
+# --- scenario: engine restart ----------------------------------------------------------------
+
+
+@dataclass
+class RestartReport:
+    outcomes: list[Outcome]
+    points: list[str]
+    restarts: int
+    outage_s: list[float]
+    wall_s: float
+
+    @property
+    def passed(self) -> int:
+        return sum(o.ok for o in self.outcomes)
+
+
+def last_stage(review: Review) -> str:
+    events, _ = EventLog(current_settings().artifacts_dir, review.instance_id).read(0)
+    if not events:
+        return "before the first stage"
+    return f"{events[-1].stage} {events[-1].status}"
+
+
+async def engine_restart(
+    local: Any,
+    work: Path,
+    rounds: int = 3,
+    per_round: int = 4,
+    slow_ms: int = 250,
+    timeout_s: float = 300,
+) -> RestartReport:
+    """``rounds`` times: start ``per_round`` reviews a second apart, SIGKILL the engine's java
+    process while they run, start the engine again on the same state dir and H2 database. One
+    worker process (every handler slowed by ``slow_ms`` so reviews span the kill) rides through
+    every outage."""
+    started = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    engine = OperatonEngine(local.rest_url, timeout_s=10)
+    worker = WorkerProcess(
+        "all",
+        worker_env(local.rest_url, REVIEWFLOW_FAULT_SLOW_MS=str(slow_ms)),
+        work / "worker-restart.log",
+    )
+    control = sample_repos(work / "repos", ["control"])[0]
+    reviews: list[Review] = []
+    points: list[str] = []
+    outages: list[float] = []
+    try:
+        await start(engine, control, None)
+        await wait_all(engine, [control], 120)
+        expected = signature(control)
+        for round_ in range(rounds):
+            batch = sample_repos(work / "repos", [f"r{round_}-{i}" for i in range(per_round)])
+            for i, review in enumerate(batch):
+                await start(engine, review, "PT30S")
+                if i < per_round - 1:
+                    await asyncio.sleep(1.0 + 0.5 * round_)
+            await asyncio.sleep(0.5 + round_)
+            points.extend(f"{r.label}: {last_stage(r)}" for r in batch)
+            record = local.read_pid_record()
+            assert record is not None, "the engine runs no process of ours"
+            down_at = time.monotonic()
+            os.kill(record.pid, signal.SIGKILL)
+            for _ in range(100):
+                if not local.status().process_alive:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.to_thread(local.up)
+            outages.append(round(time.monotonic() - down_at, 1))
+            reviews.extend(batch)
+        await wait_all(engine, reviews, timeout_s)
+        outcomes = [judge(r, expected, await instance_count(engine, r)) for r in reviews]
+    finally:
+        worker.stop()
+        await engine.aclose()
+    return RestartReport(
+        outcomes=outcomes,
+        points=points,
+        restarts=rounds,
+        outage_s=outages,
+        wall_s=round(time.monotonic() - started, 1),
+    )
+
+
+def as_json(report: Any) -> Any:
+    return asdict(report)
+
+
+def files_under(root: Path) -> Iterator[Path]:
+    return (p for p in root.rglob("*") if p.is_file())
+
+
+async def history_variables(rest_url: str) -> list[dict[str, Any]]:
+    """Every historic variable of the engine (paged; what Cockpit and the REST API show)."""
+    out: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=rest_url, timeout=60) as client:
+        for page in range(1000):
+            response = await client.get(
+                "/history/variable-instance",
+                params={
+                    "deserializeValues": "false",
+                    "firstResult": str(page * 500),
+                    "maxResults": "500",
+                },
+            )
+            response.raise_for_status()
+            chunk = response.json()
+            out.extend(chunk)
+            if len(chunk) < 500:
+                break
+    return out
