@@ -8,7 +8,8 @@ Hooks, from the environment (all off when unset):
   that topic, for that review's instance, runs its body (side effects done, nothing reported
   yet) and then holds the task, keeping its lock alive, until the process is killed. For a
   heavy branch the hold is in the background work of the first attempt, after the work and
-  before its result is correlated. Each hold appends ``<repository>\\t<topic>`` to
+  before its result is correlated; ``dispatch:<topic>`` holds the heavy dispatch task itself,
+  before it is completed. Each hold appends ``<repository>\\t<topic>`` to
   ``REVIEWFLOW_FAULT_MARKERS`` so the suite knows when to SIGKILL this process.
 - ``REVIEWFLOW_FAULT_SLOW_MS``: every handler waits this long first (reviews then span long
   enough for an engine restart to land mid-review).
@@ -19,15 +20,17 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reviewflow.engine.port import EnginePort, ExternalTask
 from shared.contract import HeavyBranch
 from shared.models import BranchOutcome
+from workers.heavy import ROUTER_FACTORIES
 from workers.heavy.runtime import AfterDelivery, HeavyRuntime, Work
 from workers.light import ROUTERS
-from workers.runtime import Handler, StageContext, TaskSpec, Variables, current_settings
+from workers.runtime import Handler, Router, StageContext, TaskSpec, Variables, current_settings
 
 HOLD_SECONDS = 600.0
 
@@ -57,6 +60,10 @@ def _wrap(spec: TaskSpec, holds: dict[str, str], slow_s: float) -> TaskSpec:
     async def handler(task: ExternalTask, engine: EnginePort) -> Variables | None:
         if slow_s:
             await asyncio.sleep(slow_s)
+        if spec.kind == "heavy" and holds.get(_repository(task)) == f"dispatch:{task.topic}":
+            # a dispatch task completes itself: hold it before that, while it is ours
+            _mark(_repository(task), f"dispatch:{task.topic}")
+            await asyncio.sleep(HOLD_SECONDS)
         result = await inner(task, engine)
         repository = _repository(task)
         if spec.kind == "light" and holds.get(repository) == task.topic:
@@ -67,11 +74,24 @@ def _wrap(spec: TaskSpec, holds: dict[str, str], slow_s: float) -> TaskSpec:
     return dataclasses.replace(spec, handler=handler)
 
 
+def _wrap_factory(
+    factory: Callable[[HeavyRuntime], Router], holds: dict[str, str], slow_s: float
+) -> Callable[[HeavyRuntime], Router]:
+    def build(runtime: HeavyRuntime) -> Router:
+        router = factory(runtime)
+        router.specs[:] = [_wrap(s, holds, 0.0) for s in router.specs]
+        return router
+
+    return build
+
+
 def install() -> None:
     holds = _holds()
     slow_s = int(os.environ.get("REVIEWFLOW_FAULT_SLOW_MS", "0") or 0) / 1000
     for router in ROUTERS:
         router.specs[:] = [_wrap(s, holds, slow_s) for s in router.specs]
+    for key, factory in list(ROUTER_FACTORIES.items()):
+        ROUTER_FACTORIES[key] = _wrap_factory(factory, holds, slow_s)
     original_spawn = HeavyRuntime.spawn
 
     def spawn(

@@ -40,8 +40,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # every light stage, then the three heavy branches (their background work, not the dispatch)
 LIGHT_TOPICS = [s.topic for s in STAGES if s.kind == "light"]
 HEAVY_TOPICS = [b.topic for b in HEAVY_BRANCHES]
-# the 17 stages; for the 3 heavy ones the hold is in the branch work (after its dispatch)
-KILL_TOPICS = [s.topic for s in STAGES]
+# the 17 stages (a heavy stage: its dispatch task), then the 3 heavy branches' background work
+KILL_TOPICS = [
+    s.topic if s.kind == "light" else f"dispatch:{s.topic}" for s in STAGES
+] + HEAVY_TOPICS
 # CI's representative subset: a light stage, a posting stage, a heavy branch
 QUICK_KILL_TOPICS = [
     "reviewflow.fetch-changed-files",
@@ -262,7 +264,7 @@ async def kill_points(
     work: Path,
     topics: Sequence[str],
     lock_ms: int = 3000,
-    heavy_timeout: str = "PT20S",
+    heavy_timeout: str = "PT15S",
     timeout_s: float = 240,
 ) -> KillReport:
     """Every review in ``topics`` is held by one worker process at its stage (after the stage's
@@ -436,3 +438,237 @@ async def history_variables(rest_url: str) -> list[dict[str, Any]]:
             if len(chunk) < 500:
                 break
     return out
+
+
+# --- scenario: LLM faults through the engine --------------------------------------------------
+
+
+class ScriptedLlm:
+    """A model that answers every call the reviewer makes with a valid reply (the shape of
+    tests/integration/test_llm_pipeline.py's ScriptedModel), or, in a mode, fails them all."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"  # "ok", "down" (every call 500), "schema" (valid JSON, wrong shape)
+
+    def __call__(self, request: dict[str, Any]) -> str | None:
+        from shared.llm.prompts import (
+            file_review_system,
+            pr_review_system,
+            self_check_system,
+            summary_system,
+        )
+
+        if self.mode == "down":
+            return None
+        if self.mode == "schema":
+            return json.dumps({"unexpected": ["shape"], "suggestions": "not a list"})
+        system = str(request["messages"][0]["content"])
+        if system == pr_review_system():
+            return json.dumps({"findings": []})
+        if system == self_check_system():
+            return json.dumps(
+                {"verdicts": [{"index": i, "keep": True, "reason": "real"} for i in range(20)]}
+            )
+        if system == summary_system():
+            return json.dumps({"summary": "fault suite: a scripted summary"})
+        if system.startswith(file_review_system(())[:60]):
+            return json.dumps({"suggestions": []})
+        return json.dumps({})
+
+
+@dataclass
+class LlmCase:
+    name: str
+    outcome: str  # "recovered", "gap" (the result names what is missing) or "lost"
+    errors: list[str]
+    calls: int
+    failed_calls: int
+    seconds: float
+
+
+LLM_CASES = ("429-retry-after", "5xx", "timeout", "malformed", "schema-invalid", "model-down")
+QUICK_LLM_CASES = ("429-retry-after", "timeout", "model-down")
+
+
+def _script(server: Any, model: ScriptedLlm, case: str) -> None:
+    from tests.support.llm_server import Failure
+
+    model.mode = "ok"
+    if case == "429-retry-after":
+        for _ in range(3):
+            server.queue_failure(Failure.http(429, retry_after="1"))
+    elif case == "5xx":
+        for status in (500, 502, 503):
+            server.queue_failure(Failure.http(status))
+    elif case == "timeout":
+        for _ in range(2):
+            server.queue_failure(Failure.hang(6.0))
+    elif case == "malformed":
+        for _ in range(3):
+            server.queue_failure(Failure.malformed_body())
+    elif case == "schema-invalid":
+        for _ in range(3):
+            server.queue_reply({"suggestions": "not a list", "findings": 7})
+    elif case == "model-down":
+        model.mode = "down"
+    else:
+        raise ValueError(case)
+
+
+async def llm_faults(
+    engine: OperatonEngine,
+    work: Path,
+    cases: Sequence[str],
+    api_key: str,
+    timeout_s: float = 180,
+) -> list[LlmCase]:
+    """One review per case through the engine and a worker process whose model is the fake
+    server; the failures are scripted before the review starts. Each review must complete:
+    either every call recovered (no error in the result), or the result names the gap."""
+    from shared.artifacts import ArtifactStore
+    from shared.stages.outcome import ReviewResult
+    from tests.support.llm_server import FakeLlmServer
+    from workers.runtime import unspill
+
+    work.mkdir(parents=True, exist_ok=True)
+    model = ScriptedLlm()
+    out: list[LlmCase] = []
+    with FakeLlmServer(responder=model) as server:  # type: ignore[arg-type]
+        env = worker_env(
+            engine.rest_url,
+            REVIEWFLOW_LLM_BASE_URL=server.base_url,
+            REVIEWFLOW_LLM_API_KEY=api_key,
+            REVIEWFLOW_LLM_MODEL="reviewflow-fault-model",
+            REVIEWFLOW_LLM_MAX_RETRIES="3",
+            REVIEWFLOW_LLM_TIMEOUT_SECONDS="3",
+        )
+        worker = WorkerProcess("all", env, work / "worker-llm.log")
+        try:
+            for case in cases:
+                (review,) = sample_repos(work / "repos", [case])
+                _script(server, model, case)
+                before = len(server.requests)
+                began = time.monotonic()
+                await start(engine, review, "PT60S")
+                await wait_all(engine, [review], timeout_s)
+                requests = server.requests[before:]
+                errors: list[str] = []
+                result = None
+                if review.status == InstanceStatus.COMPLETED.value:
+                    store = ArtifactStore(current_settings().artifacts_dir)
+                    variables = unspill(store, review.variables)
+                    if variables.get("resultArtifact"):
+                        result = store.get(str(variables["resultArtifact"]), ReviewResult)
+                if result is None:
+                    outcome = "lost"
+                else:
+                    errors = list(result.errors)
+                    outcome = "gap" if errors else "recovered"
+                out.append(
+                    LlmCase(
+                        name=case,
+                        outcome=outcome,
+                        errors=errors,
+                        calls=len(requests),
+                        failed_calls=sum(r.status != 200 for r in requests),
+                        seconds=round(time.monotonic() - began, 1),
+                    )
+                )
+        finally:
+            worker.stop()
+    return out
+
+
+# --- scenario: load ---------------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    reviews: int
+    completed: int
+    lost: int
+    stuck: int
+    incidents: int
+    duplicates: int
+    wall_s: float
+    per_second: float
+
+
+async def load(
+    engine: OperatonEngine, work: Path, count: int = 200, timeout_s: float = 600
+) -> LoadReport:
+    """``count`` reviews of tiny repositories started at once against fast workers (offline
+    reviewer): a light worker process and a heavy one."""
+    reviews = sample_repos(work / "repos", [f"load{i}" for i in range(count)])
+    env = worker_env(engine.rest_url)
+    light = WorkerProcess("light", env, work / "worker-load-light.log")
+    heavy = WorkerProcess("heavy", env, work / "worker-load-heavy.log")
+    try:
+        began = time.monotonic()
+        await asyncio.gather(*(start(engine, r, "PT120S") for r in reviews))
+        await wait_all(engine, reviews, timeout_s, parallel=8)
+        wall = time.monotonic() - began
+    finally:
+        light.stop()
+        heavy.stop()
+    completed = sum(r.status == InstanceStatus.COMPLETED.value for r in reviews)
+    duplicates = sum(signature(r)["duplicates"] for r in reviews)
+    return LoadReport(
+        reviews=count,
+        completed=completed,
+        lost=sum(r.status not in (InstanceStatus.COMPLETED.value, "stuck") for r in reviews),
+        stuck=sum(r.status == "stuck" for r in reviews),
+        incidents=sum(r.incidents for r in reviews),
+        duplicates=duplicates,
+        wall_s=round(wall, 1),
+        per_second=round(count / wall, 2),
+    )
+
+
+# --- scenario: secrets --------------------------------------------------------------------------
+
+
+@dataclass
+class SecretsReport:
+    secrets: int
+    history_variables: int
+    places: dict[str, int]  # where searched -> files/values searched
+    hits: dict[str, list[str]]
+
+    @property
+    def found(self) -> int:
+        return sum(len(v) for v in self.hits.values())
+
+
+async def secrets_scan(
+    rest_url: str, secrets: Mapping[str, str], engine_dir: Path | None, extra_dirs: Sequence[Path]
+) -> SecretsReport:
+    """Search every historic process variable, the engine's files (H2 database, log), the
+    artifacts and event logs of the state dir and the worker logs for each secret."""
+    values = {name: value.encode() for name, value in secrets.items() if value}
+    hits: dict[str, list[str]] = {}
+    places: dict[str, int] = {}
+    variables = await history_variables(rest_url)
+    places["history variables"] = len(variables)
+    text = json.dumps(variables)
+    for name, value in values.items():
+        if value.decode() in text:
+            hits.setdefault("history variables", []).append(name)
+    roots = {"state dir (artifacts, events, comments)": current_settings().state_dir}
+    if engine_dir is not None:
+        roots["engine files (H2, log)"] = engine_dir
+    for i, extra in enumerate(extra_dirs):
+        roots[f"worker logs {i + 1}"] = extra
+    for place, root in roots.items():
+        count = 0
+        for path in files_under(root):
+            if engine_dir is not None and place.startswith("state") and engine_dir in path.parents:
+                continue
+            count += 1
+            with contextlib.suppress(OSError):
+                data = path.read_bytes()
+                for name, value in values.items():
+                    if value in data:
+                        hits.setdefault(place, []).append(f"{name} in {path}")
+        places[place] = count
+    return SecretsReport(len(values), len(variables), places, hits)
