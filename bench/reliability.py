@@ -27,6 +27,7 @@ running, and then stopped at the end). It signals only processes it started.
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -68,6 +69,9 @@ def fuzz(examples: int) -> dict[str, Any]:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         module.test_the_real_payloads_do_start_reviews_through_this_app(Path(tmp))
+    # the app logs every rejected delivery: tens of thousands of lines; keep them out
+    logging.disable(logging.WARNING)
+    replay = replays(module)
     # before: the app imported and one real delivery served
     rss_before = rss_kb()
     began = time.monotonic()
@@ -80,11 +84,13 @@ def fuzz(examples: int) -> dict[str, Any]:
             failures.append(f"{prop.__name__}: {type(exc).__name__}: {str(exc)[:300]}")
         rss_steps.append(rss_kb())
     rss_after = rss_steps[-1]
+    logging.disable(logging.NOTSET)
     return {
         "properties": len(properties),
         "examples_per_property": examples,
         "inputs": examples * len(properties),
         "payload_fixtures": len(module.PAYLOADS),
+        "replay": replay,
         "published": len(module.RECORDER.published),
         "failures": failures,
         "rss_before_kb": rss_before,
@@ -93,6 +99,47 @@ def fuzz(examples: int) -> dict[str, Any]:
         "rss_after_each_property_kb": rss_steps,
         "seconds": round(time.monotonic() - began, 1),
     }
+
+
+def replays(module: Any) -> dict[str, int]:
+    """Each real payload fixture, signed, delivered once, then replayed: the same delivery id
+    twice more, and the same body under a new delivery id. Only a first delivery may start."""
+    from starlette.testclient import TestClient
+
+    from reviewflow.webhook import create_app
+    from shared.delivery_ledger import SqliteDeliveryLedger
+    from shared.ingress import signature
+
+    recorder = module.Recorder()
+    with tempfile.TemporaryDirectory() as tmp:
+        client = TestClient(
+            create_app(module.SECRET, recorder, ledger=SqliteDeliveryLedger(Path(tmp) / "l"))
+        )
+        first = replayed = 0
+        for path in sorted(module.FIXTURES.glob("*.json")):
+            body = module.dumps(json.loads(path.read_text()))
+            event = path.name.split(".")[0]
+            delivery = str(uuid.uuid4())
+            for attempt, delivery_id in enumerate(
+                [delivery, delivery, delivery, str(uuid.uuid4())]
+            ):
+                before = len(recorder.published)
+                response = client.post(
+                    module.URL,
+                    content=body,
+                    headers={
+                        "x-github-event": event,
+                        "x-github-delivery": delivery_id,
+                        "x-hub-signature-256": signature(module.SECRET, body),
+                    },
+                )
+                assert response.status_code < 500, response.text
+                started = len(recorder.published) - before
+                if attempt == 0:
+                    first += started
+                else:
+                    replayed += started
+    return {"fixtures": len(module.PAYLOADS), "first_starts": first, "replay_starts": replayed}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -190,7 +237,9 @@ def table(out: dict[str, Any]) -> str:
         rows.append(
             f"| ingress fuzzing | **{len(f['failures'])} failures** (no 5xx, no bad start) | "
             f"{f['inputs']} generated inputs ({f['properties']} properties x "
-            f"{f['examples_per_property']}) + {f['payload_fixtures']} real payloads; RSS "
+            f"{f['examples_per_property']}) + {f['payload_fixtures']} real payloads; "
+            f"replays of each payload started {f['replay']['replay_starts']} reviews (first "
+            f"deliveries {f['replay']['first_starts']}); RSS "
             f"{f['rss_before_kb'] // 1024} -> {f['rss_after_kb'] // 1024} MB; {f['seconds']} s |"
         )
     if "load" in out:
