@@ -213,7 +213,25 @@ class Outcome:
     seconds: float = 0.0
 
 
-def judge(review: Review, expected: dict[str, Any] | None, instances: int) -> Outcome:
+def branch_problems(review: Review) -> list[str]:
+    """The heavy branches of a completed review that did not end ``ok``."""
+    problems = []
+    for branch in HEAVY_BRANCHES:
+        raw = review.variables.get(branch.outcome_variable)
+        if isinstance(raw, str):
+            raw = json.loads(raw) if raw.startswith("{") else {"status": raw}
+        status = raw.get("status") if isinstance(raw, dict) else None
+        if status != "ok":
+            problems.append(f"{branch.key} branch {status or 'missing'}")
+    return problems
+
+
+def judge(
+    review: Review, expected: dict[str, Any] | None, instances: int, check_branches: bool = True
+) -> Outcome:
+    """Completed, no incident, one instance, every heavy branch ``ok`` (recovered, not marked
+    timed out), nothing posted twice, one verdict, and (given ``expected``) exactly what the
+    control review posted."""
     sig = signature(review)
     problems = []
     if review.status != InstanceStatus.COMPLETED.value:
@@ -228,6 +246,8 @@ def judge(review: Review, expected: dict[str, Any] | None, instances: int) -> Ou
         problems.append(f"comments differ: {sig['comments']} vs {expected['comments']}")
     if instances != 1:
         problems.append(f"{instances} instances for the business key")
+    if check_branches:
+        problems.extend(branch_problems(review))
     detail = "; ".join(problems) or (
         f"{sum(sig['comments'].values())} comments once, verdict {sig['verdicts'][0]} once"
     )
@@ -264,7 +284,7 @@ async def kill_points(
     work: Path,
     topics: Sequence[str],
     lock_ms: int = 3000,
-    heavy_timeout: str = "PT15S",
+    heavy_timeout: str = "PT30S",
     timeout_s: float = 240,
 ) -> KillReport:
     """Every review in ``topics`` is held by one worker process at its stage (after the stage's
@@ -484,6 +504,7 @@ class LlmCase:
     calls: int
     failed_calls: int
     seconds: float
+    key_sent: bool = False  # every call carried the API key (it was there to leak)
 
 
 LLM_CASES = ("429-retry-after", "5xx", "timeout", "malformed", "schema-invalid", "model-down")
@@ -572,6 +593,10 @@ async def llm_faults(
                         calls=len(requests),
                         failed_calls=sum(r.status != 200 for r in requests),
                         seconds=round(time.monotonic() - began, 1),
+                        key_sent=bool(requests)
+                        and all(
+                            r.headers.get("authorization") == f"Bearer {api_key}" for r in requests
+                        ),
                     )
                 )
         finally:
@@ -590,6 +615,7 @@ class LoadReport:
     stuck: int
     incidents: int
     duplicates: int
+    gaps: int  # completed reviews with a heavy branch not ok (timed out or failed)
     wall_s: float
     per_second: float
 
@@ -600,7 +626,8 @@ async def load(
     """``count`` reviews of tiny repositories started at once against fast workers (offline
     reviewer): a light worker process and a heavy one."""
     reviews = sample_repos(work / "repos", [f"load{i}" for i in range(count)])
-    env = worker_env(engine.rest_url)
+    # production locks (the diagram's): this is about throughput, not recovery
+    env = worker_env(engine.rest_url, REVIEWFLOW_LOCK_MS="20000")
     light = WorkerProcess("light", env, work / "worker-load-light.log")
     heavy = WorkerProcess("heavy", env, work / "worker-load-heavy.log")
     try:
@@ -620,6 +647,7 @@ async def load(
         stuck=sum(r.status == "stuck" for r in reviews),
         incidents=sum(r.incidents for r in reviews),
         duplicates=duplicates,
+        gaps=sum(bool(branch_problems(r)) for r in reviews if r.status == "completed"),
         wall_s=round(wall, 1),
         per_second=round(count / wall, 2),
     )
@@ -658,7 +686,7 @@ async def secrets_scan(
     if engine_dir is not None:
         roots["engine files (H2, log)"] = engine_dir
     for i, extra in enumerate(extra_dirs):
-        roots[f"worker logs {i + 1}"] = extra
+        roots["suite work dir (worker logs, repositories)" + (f" {i + 1}" if i else "")] = extra
     for place, root in roots.items():
         count = 0
         for path in files_under(root):
