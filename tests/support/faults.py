@@ -162,31 +162,56 @@ async def start(engine: OperatonEngine, review: Review, heavy_timeout: str | Non
     raise RuntimeError(f"could not start {review.label}")
 
 
+async def running_ids(engine: OperatonEngine, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` still run: one runtime query per 100 ids (cheap for the engine, unlike
+    reading every instance's history and variables on every poll)."""
+    running: set[str] = set()
+    for i in range(0, len(ids), 100):
+        chunk = list(ids[i : i + 100])
+        response = await engine._request(
+            "POST", "/process-instance", json_body={"processInstanceIds": chunk}
+        )
+        if response.status_code != 200:
+            raise EngineRequestError(f"listing instances: {response.status_code}")
+        running.update(str(raw["id"]) for raw in response.json())
+    return running
+
+
 async def wait_all(
-    engine: OperatonEngine, reviews: Sequence[Review], timeout_s: float, parallel: int = 16
+    engine: OperatonEngine, reviews: Sequence[Review], timeout_s: float, parallel: int = 8
 ) -> None:
-    """Poll until every instance ended (or the deadline); rides through engine outages."""
+    """Poll until every instance ended (or the deadline); rides through engine outages. An
+    ended instance's state (history, variables, incidents) is read once, at its end."""
     deadline = time.monotonic() + timeout_s
     slots = asyncio.Semaphore(parallel)
+    pending = {r.instance_id: r for r in reviews}
 
-    async def one(review: Review) -> None:
-        while time.monotonic() < deadline:
-            try:
-                async with slots:
-                    state = await engine.instance(review.instance_id)
-            except (EngineUnavailable, EngineRequestError):
-                await asyncio.sleep(1.0)
-                continue
-            review.incidents = state.incidents
-            if state.status is not InstanceStatus.ACTIVE:
-                review.status = state.status.value
-                review.variables = dict(state.variables)
-                return
-            review.status = "active"
+    async def read(review: Review) -> None:
+        async with slots:
+            state = await engine.instance(review.instance_id)
+        review.incidents = state.incidents
+        review.status = state.status.value
+        review.variables = dict(state.variables)
+
+    while pending and time.monotonic() < deadline:
+        try:
+            running = await running_ids(engine, list(pending))
+            ended = [r for i, r in pending.items() if i not in running]
+            await asyncio.gather(*(read(r) for r in ended))
+        except (EngineUnavailable, EngineRequestError):
+            await asyncio.sleep(1.0)
+            continue
+        for review in ended:
+            if review.status != InstanceStatus.ACTIVE.value:
+                del pending[review.instance_id]
+        for instance_id in running:
+            pending[instance_id].status = "active"
+        if pending:
             await asyncio.sleep(0.5)
-        review.status = "stuck" if review.status == "active" else review.status
-
-    await asyncio.gather(*(one(r) for r in reviews))
+    for review in pending.values():
+        review.status = "stuck"
+        with contextlib.suppress(EngineUnavailable, EngineRequestError):
+            review.incidents = (await engine.instance(review.instance_id)).incidents
 
 
 def signature(review: Review) -> dict[str, Any]:
