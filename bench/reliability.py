@@ -173,7 +173,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["kill"] = faults.as_json(report)
             _progress("kill", f"{report.passed - 1}/{len(topics)} kill points")
         if "restart" in only:
-            rounds, per_round = (1, 3) if args.quick else (4, 3)
+            rounds, per_round = (1, 3) if args.quick else (4, 4)
             restart = await faults.engine_restart(local, work / "restart", rounds, per_round)
             out["restart"] = faults.as_json(restart)
             _progress("restart", f"{restart.passed}/{len(restart.outcomes)}")

@@ -188,7 +188,12 @@ async def wait_all(
 
     async def read(review: Review) -> None:
         async with slots:
-            state = await engine.instance(review.instance_id)
+            try:
+                state = await engine.instance(review.instance_id)
+            except EngineRequestError:
+                # not running and not in the history: the engine lost the instance it started
+                review.status = "lost"
+                return
         review.incidents = state.incidents
         review.status = state.status.value
         review.variables = dict(state.variables)
@@ -403,10 +408,10 @@ async def engine_restart(
     slow_ms: int = 250,
     timeout_s: float = 300,
 ) -> RestartReport:
-    """``rounds`` times: start ``per_round`` reviews a second apart, SIGKILL the engine's java
-    process while they run, start the engine again on the same state dir and H2 database. One
-    worker process (every handler slowed by ``slow_ms`` so reviews span the kill) rides through
-    every outage."""
+    """``rounds`` times: start ``per_round - 1`` reviews a second apart, one more right before
+    the kill, SIGKILL the engine's java process while they run, start the engine again on the
+    same state dir and H2 database. One worker process (every handler slowed by ``slow_ms`` so
+    reviews span the kill) rides through every outage."""
     started = time.monotonic()
     work.mkdir(parents=True, exist_ok=True)
     engine = OperatonEngine(local.rest_url, timeout_s=10)
@@ -425,12 +430,16 @@ async def engine_restart(
         expected = signature(control)
         for round_ in range(rounds):
             batch = sample_repos(work / "repos", [f"r{round_}-{i}" for i in range(per_round)])
-            for i, review in enumerate(batch):
+            for i, review in enumerate(batch[:-1]):
                 await start(engine, review, "PT30S")
-                if i < per_round - 1:
+                if i < per_round - 2:
                     await asyncio.sleep(1.0 + 0.5 * round_)
             await asyncio.sleep(0.5 + round_)
-            points.extend(f"{r.label}: {last_stage(r)}" for r in batch)
+            # the last one starts right before the kill: its start must survive it
+            await start(engine, batch[-1], "PT30S")
+            await asyncio.sleep(0.05)
+            points.extend(f"{r.label}: {last_stage(r)}" for r in batch[:-1])
+            points.append(f"{batch[-1].label}: just started (killed 0.05 s after the start)")
             record = local.read_pid_record()
             assert record is not None, "the engine runs no process of ours"
             down_at = time.monotonic()
