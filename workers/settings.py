@@ -18,7 +18,8 @@ class WorkerSettings(BaseSettings):
     # org-wide configuration layer (a YAML file), applied under the repository's file
     global_config: Path | None = None
     # how long a task stays locked to this worker; extended while a handler still runs, so a
-    # worker that dies loses its task for at most this long
+    # worker that dies loses its task for at most this long. When set (REVIEWFLOW_LOCK_MS) it
+    # also caps the diagram's lockDuration: the fault suite sets a few seconds
     lock_ms: int = 20_000
     # how long one fetch waits for a task (long polling; a task created on the same engine
     # node wakes it at once)

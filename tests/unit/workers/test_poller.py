@@ -171,3 +171,34 @@ async def test_a_stop_lets_the_long_poll_end_and_hands_back_what_it_brings() -> 
     await asyncio.wait_for(run, 2)
     assert ran == []
     assert [c.task_id for c in engine.of("release")] == ["late"]
+
+
+async def test_reviewflow_lock_ms_caps_the_diagrams_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the diagram says 20 s; the fault suite sets REVIEWFLOW_LOCK_MS so a killed worker's task
+    # comes back within it
+    monkeypatch.setenv("REVIEWFLOW_LOCK_MS", "300")
+    engine = FakeEngine()
+    engine.add(make_task("t", properties={"lockDuration": "20000"}))
+
+    async def handler(task: ExternalTask, port: EnginePort) -> Variables:
+        await asyncio.sleep(0.35)
+        return {}
+
+    await serve(engine, handler, lambda: bool(engine.of("complete")), lock_ms=20_000)
+    extends = engine.of("extend")
+    assert extends and all(e.args == {"duration": 300} for e in extends)
+
+
+async def test_without_reviewflow_lock_ms_the_diagrams_lock_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REVIEWFLOW_LOCK_MS", raising=False)
+    engine = FakeEngine()
+    engine.add(make_task("t", properties={"lockDuration": "300"}))
+
+    async def handler(task: ExternalTask, port: EnginePort) -> Variables:
+        await asyncio.sleep(0.35)
+        return {}
+
+    await serve(engine, handler, lambda: bool(engine.of("complete")), lock_ms=900)
+    assert engine.of("extend")[0].args == {"duration": 300}
