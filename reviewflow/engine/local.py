@@ -348,6 +348,20 @@ def _locked(lock_path: Path) -> Iterator[None]:
 # --- the engine ------------------------------------------------------------------------------
 
 
+def jars_in_use(proc: Path = Path("/proc")) -> set[str]:
+    """The jar paths on the command lines of the processes running now (``java -jar X``)."""
+    found: set[str] = set()
+    for entry in proc.glob("[0-9]*/cmdline"):
+        try:
+            args = entry.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for arg in args:
+            if arg.endswith(b".jar"):
+                found.add(os.fsdecode(arg))
+    return found
+
+
 class LocalEngine:
     """One local Operaton engine per state dir. See the module docstring for the layout.
 
@@ -577,15 +591,17 @@ class LocalEngine:
         self._prune_builds(keep=jar.parent)
 
     def _prune_builds(self, keep: Path) -> None:
-        """Delete all but the newest ``KEEP_BUILDS`` builds (never ``keep``, the one just
-        made). A running engine keeps its open jar even if it is deleted."""
+        """Delete all but the newest ``KEEP_BUILDS`` builds: never ``keep`` (the one just
+        made), and never a jar a running engine uses (Spring Boot reads its nested jars by
+        path while it runs: another checkout's build must not pull it away)."""
         builds = sorted(
             (d for d in keep.parent.iterdir() if d.is_dir() and (d / JAR_NAME).is_file()),
             key=lambda d: (d / JAR_NAME).stat().st_mtime,
             reverse=True,
         )
+        in_use = jars_in_use()
         for old in builds[KEEP_BUILDS:]:
-            if old != keep:
+            if old != keep and str(old / JAR_NAME) not in in_use:
                 shutil.rmtree(old, ignore_errors=True)
 
     # pid file

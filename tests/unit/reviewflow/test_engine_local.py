@@ -615,3 +615,41 @@ def test_a_stale_legacy_pid_file_signals_nothing(
     time.sleep(0.2)
     assert bystander.poll() is None
     assert not (engine.engine_dir / "broker.pid").exists()
+
+
+def test_a_jar_a_running_engine_uses_is_never_pruned(
+    tmp_path: Path,
+    module: Path,
+    fake_mvn: Path,
+    fake_java: JavaRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reviewflow.engine import local as local_module
+
+    monkeypatch.setattr(local_module, "KEEP_BUILDS", 1)
+    engine = LocalEngine(
+        tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        module_dir=module,
+        env=os.environ,
+        java_finder=lambda: fake_java,
+    )
+    (module / "pom.xml").write_text("<project>old</project>\n")
+    old = engine.build()
+    os.utime(old, (1000, 1000))
+    # another checkout's engine runs from the old jar
+    monkeypatch.setattr(local_module, "jars_in_use", lambda: {str(old)})
+    (module / "pom.xml").write_text("<project>new</project>\n")
+    new = engine.build()
+    assert old.is_file() and new.is_file()
+
+
+def test_jars_in_use_reads_the_command_lines(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "12").mkdir(parents=True)
+    (proc / "12" / "cmdline").write_bytes(b"java\0-Xmx1g\0-jar\0/cache/a/reviewflow-engine.jar\0")
+    (proc / "13").mkdir()
+    (proc / "13" / "cmdline").write_bytes(b"python\0x.py\0")
+    from reviewflow.engine.local import jars_in_use
+
+    assert jars_in_use(proc) == {"/cache/a/reviewflow-engine.jar"}
