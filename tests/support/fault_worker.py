@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from reviewflow.engine.port import EnginePort, ExternalTask
-from shared.contract import HeavyBranch
 from shared.models import BranchOutcome
 from workers.heavy import ROUTER_FACTORIES
-from workers.heavy.runtime import AfterDelivery, HeavyRuntime, Work
+from workers.heavy.runtime import BranchRun, HeavyRuntime
 from workers.light import ROUTERS
 from workers.runtime import Handler, Router, StageContext, TaskSpec, Variables, current_settings
 
@@ -94,29 +93,19 @@ def install() -> None:
         ROUTER_FACTORIES[key] = _wrap_factory(factory, holds, slow_s)
     original_spawn = HeavyRuntime.spawn
 
-    def spawn(
-        self: HeavyRuntime,
-        engine: EnginePort,
-        branch: HeavyBranch,
-        ctx: StageContext,
-        variables: Variables,
-        attempt: int,
-        wait_key: str,
-        work: Work,
-        after: AfterDelivery | None,
-    ) -> None:
-        repository = ctx.target.repository
-        if holds.get(repository) == branch.topic and attempt == 1:
-            real = work
+    def spawn(self: HeavyRuntime, run: BranchRun) -> None:
+        repository = run.ctx.target.repository
+        if holds.get(repository) == run.branch.topic and run.attempt == 1:
+            real = run.work
 
             async def held(c: StageContext, v: Variables, a: int) -> BranchOutcome:
                 outcome = await real(c, v, a)
-                _mark(repository, branch.topic)
+                _mark(repository, run.branch.topic)
                 await asyncio.sleep(HOLD_SECONDS)
                 return outcome
 
-            work = held
-        original_spawn(self, engine, branch, ctx, variables, attempt, wait_key, work, after)
+            run = dataclasses.replace(run, work=held)
+        original_spawn(self, run)
 
     HeavyRuntime.spawn = spawn  # type: ignore[method-assign]
 
