@@ -29,10 +29,11 @@ import tempfile
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -129,16 +130,16 @@ def tokens_since(server: Any, start: int) -> int:
     return sum((r.usage or {}).get("total_tokens", 0) for r in server.requests[start:])
 
 
-class InFlight:
-    """Samples the fake LLM's requests in flight (the server keeps only the maximum)."""
+class Sampler(ABC):
+    """Calls :meth:`sample` every ``interval`` s on a background thread while the ``with``
+    block runs."""
 
-    def __init__(self, server: Any) -> None:
-        self.server = server
-        self.peak = 0
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "InFlight":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -146,10 +147,26 @@ class InFlight:
         self._stop.set()
         self._thread.join()
 
+    @abstractmethod
+    def sample(self) -> None:
+        """Take one sample."""
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.server._state.in_flight)
-            self._stop.wait(0.05)
+            self.sample()
+            self._stop.wait(self.interval)
+
+
+class InFlight(Sampler):
+    """Samples the fake LLM's requests in flight (the server keeps only the maximum)."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(0.05)
+        self.server = server
+        self.peak = 0
+
+    def sample(self) -> None:
+        self.peak = max(self.peak, self.server._state.in_flight)
 
 
 # --- figures from a run's events ---------------------------------------------------------------
@@ -611,31 +628,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class RssTrace:
+class RssTrace(Sampler):
     """RSS of some processes over time (MiB), sampled every ``interval`` s."""
 
     def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
+        super().__init__(interval)
         self.pids = pids
-        self.interval = interval
         self.samples: dict[str, list[float]] = {k: [] for k in pids}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "RssTrace":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            for name, pid in self.pids.items():
-                kib = _proc_kib(pid, "VmRSS")
-                if kib is not None:
-                    self.samples[name].append(kib / 1024)
-            self._stop.wait(self.interval)
+    def sample(self) -> None:
+        for name, pid in self.pids.items():
+            kib = _proc_kib(pid, "VmRSS")
+            if kib is not None:
+                self.samples[name].append(kib / 1024)
 
 
 async def part_burst(c: Ctx) -> None:
